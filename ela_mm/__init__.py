@@ -1,0 +1,15 @@
+"""ela_mm: Efficient Local Attention (ELA) for OpenMMLab 2.x.
+
+``import ela_mm`` (or ``custom_imports = dict(imports=['ela_mm'])`` in a config) registers the
+attention plugin layers in mmengine's root ``MODELS`` (found from every OpenMMLab scope), the
+plugin-ready backbones in the mmdet, mmseg and mmpretrain registries, and allowlists mmengine's
+checkpoint types for torch's safe loader.
+"""
+from .checkpoint import allow_mmengine_checkpoints
+from .models import *  # noqa: F401,F403
+from .models import __all__ as _models_all
+from .version import __version__
+
+allow_mmengine_checkpoints()
+
+__all__ = ['__version__', 'allow_mmengine_checkpoints'] + list(_models_all)

@@ -1,0 +1,68 @@
+"""ela_mm: Efficient Local Attention for OpenMMLab 2.x.
+
+Builds one small C++ extension, ``ela_mm._ext`` (fused strip pooling and gating on CPU), against
+the installed torch, as mmcv does. Install with ``pip install --no-build-isolation -e .`` so that
+the build sees that torch. ``ELA_MM_WITH_EXT=0`` skips the extension; ela_mm then runs its pure
+PyTorch path (same results, slower, see docs/benchmarks.md).
+"""
+import os
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    scope: dict = {}
+    with open(osp.join(osp.dirname(__file__), 'ela_mm', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+def extensions():
+    if os.environ.get('ELA_MM_WITH_EXT', '1') == '0':
+        return [], {}
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError as e:
+        raise RuntimeError(
+            'ela_mm builds a C++ extension against the installed torch: install torch first, '
+            'then run `pip install --no-build-isolation -e .` (or set ELA_MM_WITH_EXT=0 to skip '
+            'the extension)') from e
+    ext = CppExtension(
+        'ela_mm._ext', ['ela_mm/ops/csrc/strip_attention.cpp'],
+        extra_compile_args=['-O3', '-fopenmp'],
+        extra_link_args=['-fopenmp'])
+    return [ext], {'build_ext': BuildExtension}
+
+
+ext_modules, cmdclass = extensions()
+
+setup(
+    name='ela_mm',
+    version=read_version(),
+    description='Efficient Local Attention (ELA) for OpenMMLab 2.x: mmcv plugin layers, '
+    'backbones, configs and tools for mmdet, mmsegmentation and mmpretrain',
+    long_description=open('README.md', encoding='utf-8').read()
+    if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['ela_mm', 'ela_mm.*']),
+    package_data={'ela_mm': ['ops/csrc/*.cpp']},
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.0',
+        'mmengine>=0.10.0,<1.0',
+        'mmcv>=2.0.0,<2.2.0',
+        'mmdet>=3.0.0,<3.4.0',
+        'mmsegmentation>=1.0.0,<1.3.0',
+        'mmpretrain>=1.0.0,<1.3.0',
+        'ftfy',
+        'regex',
+    ],
+    extras_require={
+        'tests': ['pytest>=7', 'onnx', 'onnxruntime', 'onnxscript', 'grad-cam>=1.5'],
+    },
+    license='Apache-2.0',
+    zip_safe=False,
+)
