@@ -1,0 +1,49 @@
+"""CBAM: Convolutional Block Attention Module.
+
+Sanghyun Woo, Jongchan Park, Joon-Young Lee, In So Kweon. "CBAM: Convolutional Block Attention
+Module", ECCV 2018.
+"""
+import torch
+import torch.nn as nn
+from mmengine.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class CBAM(nn.Module):
+    """Convolutional Block Attention Module, an mmcv plugin layer.
+
+    Channel attention: average- and max-pooled descriptors through one shared MLP
+    (C -> C/r -> C, ReLU), summed, sigmoid. Then spatial attention: the channel-wise mean and max
+    maps -> k x k conv (2 -> 1, no bias) -> sigmoid.
+
+    Args:
+        in_channels: channels C of the input.
+        reduction: r of the channel MLP; hidden width ``max(1, C // r)``. Default 16.
+        spatial_kernel: odd kernel of the spatial conv. Default 7.
+
+    Parameters: ``2 * C * (C // r) + C // r + C + 2 * k * k``.
+    """
+
+    _abbr_ = 'cbam'
+
+    def __init__(self, in_channels: int, reduction: int = 16, spatial_kernel: int = 7) -> None:
+        super().__init__()
+        if in_channels < 1 or reduction < 1:
+            raise ValueError(f'CBAM: in_channels and reduction must be positive, got '
+                             f'in_channels={in_channels}, reduction={reduction}')
+        if spatial_kernel < 1 or spatial_kernel % 2 == 0:
+            raise ValueError(f'CBAM: spatial_kernel must be a positive odd number, got '
+                             f'{spatial_kernel}')
+        hidden = max(1, in_channels // reduction)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, in_channels, 1))
+        self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
+        mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
+        x = x * (avg + mx).sigmoid()
+        s = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * self.spatial(s).sigmoid()

@@ -1,0 +1,51 @@
+"""ECA: Efficient Channel Attention.
+
+Qilong Wang et al. "ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks",
+CVPR 2020.
+"""
+import math
+from typing import Optional
+
+import torch.nn as nn
+from mmengine.registry import MODELS
+from torch import Tensor
+
+
+def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
+    """The ECA paper's adaptive kernel: ``t = int(|log2(C) / gamma + b / gamma|)``, made odd."""
+    t = int(abs(math.log2(channels) / gamma + b / gamma))
+    return t if t % 2 else t + 1
+
+
+@MODELS.register_module()
+class ECA(nn.Module):
+    """Efficient Channel Attention, an mmcv plugin layer.
+
+    ``y = x * sigmoid(conv1d_k(avgpool(x)))``, the 1D conv running over the channel axis without
+    bias. No dimensionality reduction; ``k`` parameters in all.
+
+    Args:
+        in_channels: channels C of the input.
+        kernel_size: odd kernel k; ``None`` (default) picks it from C as the paper does
+            (C=64 -> 3, 256 -> 5, 512 -> 5, 2048 -> 7).
+        gamma, b: the paper's mapping constants (2 and 1).
+    """
+
+    _abbr_ = 'eca'
+
+    def __init__(self, in_channels: int, kernel_size: Optional[int] = None, gamma: int = 2,
+                 b: int = 1) -> None:
+        super().__init__()
+        if in_channels < 1:
+            raise ValueError(f'ECA: in_channels must be positive, got {in_channels}')
+        if kernel_size is None:
+            kernel_size = eca_kernel_size(in_channels, gamma, b)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'ECA: kernel_size must be a positive odd number, got {kernel_size}')
+        self.kernel_size = kernel_size
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean(dim=(2, 3))  # (N, C)
+        a = self.conv(s.unsqueeze(1)).squeeze(1).sigmoid()
+        return x * a[:, :, None, None]

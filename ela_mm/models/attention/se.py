@@ -1,0 +1,36 @@
+"""SE: Squeeze-and-Excitation.
+
+Jie Hu, Li Shen, Gang Sun. "Squeeze-and-Excitation Networks", CVPR 2018.
+"""
+import torch.nn as nn
+from mmengine.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class SE(nn.Module):
+    """Squeeze-and-Excitation channel attention, an mmcv plugin layer.
+
+    ``y = x * sigmoid(W2 relu(W1 avgpool(x)))`` with W1: C -> C/r and W2: C/r -> C (with biases).
+
+    Args:
+        in_channels: channels C of the input.
+        reduction: r; the squeeze width is ``max(1, C // r)``. Default 16.
+
+    Parameters: ``2 * C * (C // r) + C // r + C``.
+    """
+
+    _abbr_ = 'se'
+
+    def __init__(self, in_channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        if in_channels < 1 or reduction < 1:
+            raise ValueError(f'SE: in_channels and reduction must be positive, got '
+                             f'in_channels={in_channels}, reduction={reduction}')
+        squeeze = max(1, in_channels // reduction)
+        self.fc1 = nn.Conv2d(in_channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, in_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean(dim=(2, 3), keepdim=True)
+        return x * self.fc2(self.fc1(s).relu()).sigmoid()

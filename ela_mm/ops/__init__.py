@@ -1,0 +1,4 @@
+"""Fused operations: strip pooling + gating of strip-attention modules (ELA, CA)."""
+from .strip_attention import has_fused_kernels, strip_attention, strip_attention_reference
+
+__all__ = ['strip_attention', 'strip_attention_reference', 'has_fused_kernels']
