@@ -20,7 +20,7 @@ PyTorch ops: as lean in memory, not one-pass. Tracing, scripting, ``torch.compil
 ONNX export and ``fused=False`` take :func:`strip_attention_reference`, the plain expression that
 the fused path is tested against.
 """
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -33,7 +33,8 @@ except ImportError:  # built with ELA_MM_WITH_EXT=0: pure PyTorch
 
 Attend = Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]
 
-__all__ = ['strip_attention', 'strip_attention_reference', 'has_fused_kernels']
+__all__ = ['strip_attention', 'strip_attention_reference', 'has_fused_kernels',
+           'dwconv_gn_sigmoid']
 
 
 def has_fused_kernels() -> bool:
@@ -46,6 +47,19 @@ def strip_attention_reference(x: Tensor, attend: Attend) -> Tensor:
     ``a_h, a_w = attend(x.mean(3), x.mean(2))``."""
     a_h, a_w = attend(x.mean(dim=3), x.mean(dim=2))
     return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
+
+
+def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, gn: torch.nn.GroupNorm) -> Optional[Tensor]:
+    """``sigmoid(gn(depthwise_conv1d(z, weight, padding=k//2)))`` in one C++ pass, for
+    inference (no autograd) on contiguous CPU tensors of one dtype; ``None`` where it does not
+    apply, and the caller runs the PyTorch ops."""
+    if (_ext is None or torch.is_grad_enabled() or _tracing() or z.device.type != 'cpu'
+            or weight.shape[1] != 1 or weight.shape[0] != z.shape[1] or not gn.affine
+            or torch.is_autocast_enabled('cpu')
+            or not z.dtype == weight.dtype == gn.weight.dtype):
+        return None
+    return _ext.dwconv_gn_sigmoid(z.contiguous(), weight.contiguous(), gn.weight, gn.bias,
+                                  gn.num_groups, gn.eps)
 
 
 def _tracing() -> bool:

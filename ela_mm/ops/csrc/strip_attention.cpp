@@ -5,7 +5,9 @@
 //   gate_backward_strips(g, x, a_h, a_w)   -> (sum_w g*x*a_w, sum_h g*x*a_h)
 //   gate_backward_input(g, a_h, a_w, b_h, b_w) -> g * a_w * a_h + b_h + b_w
 //
-// The last one writes the whole input gradient of a strip-attention module at once: the gating
+//   dwconv_gn_sigmoid(z, w, gamma, beta, G, eps) -> sigmoid(GN(depthwise_conv1d(z))), inference
+//
+// gate_backward_input writes the whole input gradient of a strip-attention module at once: the gating
 // term plus the strip means' gradients b_h = dL/dz_h / W and b_w = dL/dz_w / H.
 // Each reads its full-size inputs once and writes its result in one pass, one (n, c) plane per task.
 // x and g must be contiguous NCHW; a_h is (N,C,H) and a_w is (N,C,W), contiguous, same dtype.
@@ -17,6 +19,7 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <vector>
 
 namespace {
@@ -198,6 +201,65 @@ at::Tensor gate_backward_input(const at::Tensor& grad, const at::Tensor& a_h,
   return gx;
 }
 
+at::Tensor dwconv_gn_sigmoid(const at::Tensor& z, const at::Tensor& weight,
+                             const at::Tensor& gamma, const at::Tensor& beta, int64_t groups,
+                             double eps) {
+  check_input(z, "z", 3);
+  const int64_t N = z.size(0), C = z.size(1), L = z.size(2);
+  TORCH_CHECK(weight.is_contiguous() && weight.dim() == 3 && weight.size(0) == C &&
+                  weight.size(1) == 1, "weight must be a contiguous depthwise (C, 1, k) kernel");
+  TORCH_CHECK(gamma.numel() == C && beta.numel() == C && gamma.is_contiguous() &&
+                  beta.is_contiguous(), "GroupNorm weight and bias must have C elements");
+  TORCH_CHECK(groups > 0 && C % groups == 0, "groups must divide C");
+  TORCH_CHECK(weight.scalar_type() == z.scalar_type() && gamma.scalar_type() == z.scalar_type() &&
+                  beta.scalar_type() == z.scalar_type(), "all inputs must have one dtype");
+  const int64_t K = weight.size(2), pad = K / 2, cg = C / groups;
+  at::Tensor out = at::empty_like(z);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, z.scalar_type(), "dwconv_gn_sigmoid", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* zp = z.const_data_ptr<scalar_t>();
+    const scalar_t* wp = weight.const_data_ptr<scalar_t>();
+    const scalar_t* gp = gamma.const_data_ptr<scalar_t>();
+    const scalar_t* bp = beta.const_data_ptr<scalar_t>();
+    scalar_t* op = out.mutable_data_ptr<scalar_t>();
+    at::parallel_for(0, N * groups, grain(cg * L * K), [&](int64_t begin, int64_t end) {
+      std::vector<acc_t> buf(cg * L);
+      for (int64_t ng = begin; ng < end; ++ng) {
+        const int64_t n = ng / groups, g = ng % groups;
+        acc_t sum = 0, sumsq = 0;
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          const int64_t c = g * cg + ci;
+          const scalar_t* zr = zp + (n * C + c) * L;
+          const scalar_t* wr = wp + c * K;
+          acc_t* br = buf.data() + ci * L;
+          for (int64_t l = 0; l < L; ++l) {
+            acc_t v = 0;
+            const int64_t j0 = std::max<int64_t>(0, pad - l);
+            const int64_t j1 = std::min<int64_t>(K, L + pad - l);
+            for (int64_t j = j0; j < j1; ++j) v += acc_t(wr[j]) * acc_t(zr[l + j - pad]);
+            br[l] = v;
+            sum += v;
+          }
+        }
+        const acc_t mean = sum / acc_t(cg * L);
+        for (int64_t i = 0; i < cg * L; ++i) {
+          const acc_t d = buf[i] - mean;
+          sumsq += d * d;
+        }
+        const acc_t rstd = acc_t(1) / std::sqrt(sumsq / acc_t(cg * L) + acc_t(eps));
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          const int64_t c = g * cg + ci;
+          const acc_t a = acc_t(gp[c]) * rstd, b = acc_t(bp[c]) - mean * a;
+          const acc_t* br = buf.data() + ci * L;
+          scalar_t* orow = op + (n * C + c) * L;
+          for (int64_t l = 0; l < L; ++l) orow[l] = scalar_t(acc_t(1) / (acc_t(1) + std::exp(-(br[l] * a + b))));
+        }
+      }
+    });
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "ela_mm fused strip pooling and strip gating (CPU)";
   m.def("strip_pool", &strip_pool, "means of x over W and over H in one pass", py::arg("x"));
@@ -209,4 +271,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gate_backward_input", &gate_backward_input,
         "g * a_w * a_h + b_h + b_w (the gating and the strip-mean gradients) in one pass",
         py::arg("grad"), py::arg("a_h"), py::arg("a_w"), py::arg("b_h"), py::arg("b_w"));
+  m.def("dwconv_gn_sigmoid", &dwconv_gn_sigmoid,
+        "sigmoid(GroupNorm(depthwise conv1d(z))) for strips z (N, C, L), inference only",
+        py::arg("z"), py::arg("weight"), py::arg("gamma"), py::arg("beta"), py::arg("groups"),
+        py::arg("eps"));
 }
