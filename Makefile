@@ -4,10 +4,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ela_mm-setup
 export VENV
 
-.PHONY: help setup demo test bench
+.PHONY: help setup demo demo-seg test bench
 help:
 	@echo "make setup   create/refresh $(VENV) with the pinned OpenMMLab stack (first time ~15 min)"
-	@echo "make demo    the main job (set-up first if missing); see README 'Quick start'"
+	@echo "make demo    the main job: train + test YOLOX-Nano+ELA on the toy data (set-up first if missing)"
+	@echo "make demo-seg  the same for DeepLabV3+ELA (mIoU)"
 	@echo "make test    run the test suite (set-up first if missing)"
 	@echo "make bench   attention-module benchmark -> docs/benchmarks.md"
 
@@ -20,7 +21,10 @@ $(STAMP): tools/setup_env.sh requirements/tests.txt setup.py ela_mm/ops/csrc/str
 	$(MAKE) setup
 
 demo: $(STAMP)
-	bash tools/demo.sh
+	PY=$(PY) bash tools/demo.sh
+
+demo-seg: $(STAMP)
+	PY=$(PY) TASK=seg bash tools/demo.sh
 
 test: $(STAMP)
 	$(PY) -m pytest tests

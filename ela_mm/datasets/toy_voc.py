@@ -1,0 +1,207 @@
+"""A small synthetic dataset in the Pascal VOC layout, generated deterministically from a seed.
+
+It lets the whole workflow (train, test, mAP/mIoU, visualisation) run on any machine in minutes,
+read by the UNCHANGED upstream classes: mmdet ``VOCDataset`` + ``VOCMetric`` and mmseg
+``PascalVOCDataset`` + ``IoUMetric``. Layout (as VOC's)::
+
+    <out>/VOC2007/JPEGImages/000001.jpg
+    <out>/VOC2007/Annotations/000001.xml           boxes, 'difficult' flags, image size
+    <out>/VOC2007/SegmentationClass/000001.png     palette PNG, VOC class indices, 255 borders
+    <out>/VOC2007/ImageSets/Main/{train,val,trainval,test}.txt
+    <out>/VOC2007/ImageSets/Segmentation/{train,val,trainval}.txt
+
+The objects are three shape classes stored under VOC class names (so that mmseg's
+``PascalVOCDataset``, which only accepts a subset of VOC's classes, reads them): a filled
+triangle is ``aeroplane``, a ring is ``bicycle`` and a filled ellipse is ``bird``. Colour is drawn
+independently of the class, sizes range from 1/10 to 1/2.5 of the image, objects overlap (later
+ones occlude earlier ones; mostly hidden or tiny objects are marked difficult), and every
+background is a random gradient with distractor strokes and blobs in object colours, so that the
+task needs shape and localisation, not colour.
+"""
+import argparse
+import os
+import os.path as osp
+import random
+from typing import List, Tuple
+from xml.etree import ElementTree as ET
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+#: (VOC class name, shape) of the toy classes; VOC index = position in VOC_CLASSES
+TOY_CLASSES = (('aeroplane', 'triangle'), ('bicycle', 'ring'), ('bird', 'ellipse'))
+VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
+               'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'person', 'pottedplant',
+               'sheep', 'sofa', 'train', 'tvmonitor')
+BORDER = 255  # VOC marks object outlines as 'ignore'
+
+
+def voc_palette() -> List[int]:
+    """The 256-entry VOC colour map (bit-interleaved), as a flat list for ``Image.putpalette``."""
+    pal = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+def toy_metainfo(segmentation: bool = False) -> dict:
+    """metainfo for the upstream dataset classes: the toy classes (plus 'background' for
+    segmentation) and their VOC palette colours."""
+    pal = voc_palette()
+    names = [n for n, _ in TOY_CLASSES]
+    if segmentation:
+        names = ['background'] + names
+    return dict(classes=tuple(names),
+                palette=[tuple(pal[3 * VOC_CLASSES.index(n):3 * VOC_CLASSES.index(n) + 3])
+                         for n in names])
+
+
+def _shape_mask(shape: str, size: Tuple[int, int], box: Tuple[int, int, int, int],
+                rng: random.Random) -> Image.Image:
+    m = Image.new('L', size, 0)
+    d = ImageDraw.Draw(m)
+    x0, y0, x1, y1 = box
+    if shape == 'triangle':  # apex on one side of the box, base along the opposite side
+        side = rng.randrange(4)
+        if side == 0:
+            pts = [(rng.uniform(x0, x1), y0), (x1, y1), (x0, y1)]
+        elif side == 1:
+            pts = [(rng.uniform(x0, x1), y1), (x1, y0), (x0, y0)]
+        elif side == 2:
+            pts = [(x0, rng.uniform(y0, y1)), (x1, y0), (x1, y1)]
+        else:
+            pts = [(x1, rng.uniform(y0, y1)), (x0, y0), (x0, y1)]
+        d.polygon(pts, fill=255)
+    elif shape == 'ring':
+        d.ellipse(box, fill=255)
+        t = max(2, int(min(x1 - x0, y1 - y0) * rng.uniform(0.18, 0.3)))
+        d.ellipse((x0 + t, y0 + t, x1 - t, y1 - t), fill=0)
+    else:
+        d.ellipse(box, fill=255)
+    return m
+
+
+def _background(rng: random.Random, w: int, h: int) -> Image.Image:
+    a = np.array([rng.randrange(256) for _ in range(3)], np.float32)
+    b = np.array([rng.randrange(256) for _ in range(3)], np.float32)
+    t = np.linspace(0, 1, w if rng.random() < 0.5 else h, dtype=np.float32)
+    grad = a + (b - a) * t[:, None]
+    img = np.broadcast_to(grad[None] if len(t) == w else grad[:, None], (h, w, 3)).copy()
+    noise = np.random.default_rng(rng.randrange(2**31)).normal(0, 12, (h, w, 3))
+    im = Image.fromarray(np.clip(img + noise, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    for _ in range(rng.randint(3, 8)):  # distractors: strokes and small blobs, any colour
+        col = tuple(rng.randrange(256) for _ in range(3))
+        if rng.random() < 0.6:
+            d.line([(rng.randrange(w), rng.randrange(h)) for _ in range(rng.randint(2, 4))],
+                   fill=col, width=rng.randint(1, 3))
+        else:
+            r = rng.randint(2, max(3, min(w, h) // 14))
+            cx, cy = rng.randrange(w), rng.randrange(h)
+            d.rectangle((cx - r, cy - r, cx + r, cy + r), fill=col)
+    return im
+
+
+def _write_xml(path: str, name: str, w: int, h: int, objects: list) -> None:
+    root = ET.Element('annotation')
+    ET.SubElement(root, 'folder').text = 'VOC2007'
+    ET.SubElement(root, 'filename').text = f'{name}.jpg'
+    size = ET.SubElement(root, 'size')
+    for k, v in (('width', w), ('height', h), ('depth', 3)):
+        ET.SubElement(size, k).text = str(v)
+    ET.SubElement(root, 'segmented').text = '1'
+    for cls, (x0, y0, x1, y1), difficult in objects:
+        o = ET.SubElement(root, 'object')
+        ET.SubElement(o, 'name').text = cls
+        ET.SubElement(o, 'pose').text = 'Unspecified'
+        ET.SubElement(o, 'truncated').text = '0'
+        ET.SubElement(o, 'difficult').text = str(int(difficult))
+        bb = ET.SubElement(o, 'bndbox')
+        for k, v in zip(('xmin', 'ymin', 'xmax', 'ymax'), (x0, y0, x1, y1)):
+            ET.SubElement(bb, k).text = str(v)
+    ET.ElementTree(root).write(path)
+
+
+def make_image(rng: random.Random, name: str, root: str) -> None:
+    w, h = rng.randint(144, 208), rng.randint(128, 192)
+    img = _background(rng, w, h)
+    label = np.zeros((h, w), np.uint8)
+    owners = np.full((h, w), -1, np.int16)
+    placed = []
+    for k in range(rng.randint(1, 4)):
+        cls, shape = TOY_CLASSES[rng.randrange(len(TOY_CLASSES))]
+        s = min(w, h)
+        bw = int(s * rng.uniform(0.1, 0.4) * rng.uniform(0.8, 1.25))
+        bh = int(s * rng.uniform(0.1, 0.4) * rng.uniform(0.8, 1.25))
+        x0, y0 = rng.randint(0, w - bw - 1), rng.randint(0, h - bh - 1)
+        mask = np.array(_shape_mask(shape, (w, h), (x0, y0, x0 + bw, y0 + bh), rng)) > 127
+        if not mask.any():
+            continue
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        shade = Image.new('RGB', (w, h), colour)
+        img.paste(shade, (0, 0), Image.fromarray((mask * 255).astype(np.uint8)))
+        label[mask] = VOC_CLASSES.index(cls)
+        owners[mask] = k
+        placed.append((cls, mask))
+    objects = []
+    outline = np.zeros((h, w), bool)
+    for k, (cls, mask) in enumerate(placed):
+        ys, xs = np.nonzero(mask)
+        visible = (owners == k).sum() / max(mask.sum(), 1)
+        box = (int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1, int(ys.max()) + 1)
+        objects.append((cls, box, visible < 0.35 or mask.sum() < 64))
+        m = Image.fromarray(((owners == k) * 255).astype(np.uint8))
+        edge = (np.array(m.filter(ImageFilter.MaxFilter(5))) > 0) & \
+            ~(np.array(m.filter(ImageFilter.MinFilter(5))) > 0)
+        outline |= edge
+    label[outline] = BORDER
+    img = img.filter(ImageFilter.GaussianBlur(0.6))
+    img.save(osp.join(root, 'JPEGImages', f'{name}.jpg'), quality=92)
+    seg = Image.fromarray(label, mode='P')
+    seg.putpalette(voc_palette())
+    seg.save(osp.join(root, 'SegmentationClass', f'{name}.png'))
+    _write_xml(osp.join(root, 'Annotations', f'{name}.xml'), name, w, h, objects)
+
+
+def generate(out: str, num_train: int = 240, num_test: int = 80, seed: int = 0) -> str:
+    """Write the toy dataset under ``out`` (its VOC2007 folder) and return that folder."""
+    root = osp.join(out, 'VOC2007')
+    for sub in ('JPEGImages', 'Annotations', 'SegmentationClass', 'ImageSets/Main',
+                'ImageSets/Segmentation'):
+        os.makedirs(osp.join(root, sub), exist_ok=True)
+    rng = random.Random(seed)
+    names = [f'{i:06d}' for i in range(1, num_train + num_test + 1)]
+    for name in names:
+        make_image(rng, name, root)
+    train, test = names[:num_train], names[num_train:]
+    val = test  # the toy set has no separate validation split: val is the test split
+    splits = {'Main': dict(train=train, val=val, trainval=train + val, test=test),
+              'Segmentation': dict(train=train, val=val, trainval=train + val)}
+    for folder, sets in splits.items():
+        for split, ids in sets.items():
+            with open(osp.join(root, 'ImageSets', folder, f'{split}.txt'), 'w') as f:
+                f.write('\n'.join(ids) + '\n')
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Generate the toy VOC-format dataset.')
+    parser.add_argument('--out', default='data/toy_voc', help='output folder')
+    parser.add_argument('--num-train', type=int, default=240)
+    parser.add_argument('--num-test', type=int, default=80)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    root = generate(args.out, args.num_train, args.num_test, args.seed)
+    print(f'toy VOC dataset (seed {args.seed}): {args.num_train} train + {args.num_test} test '
+          f'images in {root}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,83 @@
+"""Evaluate a checkpoint: mAP (mmdet), mIoU (mmseg) or top-1 (mmpretrain), by the config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+                         [--show-dir DIR] [--tta] [--cfg-options k=v ...]
+                         [--launcher {none,pytorch,slurm,mpi}]
+
+``--out`` dumps the raw predictions (mmengine DumpResults); ``--show-dir`` writes images with
+the predictions drawn (under the work dir's timestamped folder, as upstream tools do);
+``--tta`` swaps in the config's ``tta_model``/``tta_pipeline``. Checkpoints load through torch's
+safe loader (ela_mm allowlists mmengine's own types).
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import ela_mm  # noqa: E402,F401
+from ela_mm.launch import (add_common_args, check_checkpoint, check_data,  # noqa: E402
+                           setup_config)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='config file (path or pkg::path)')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the predictions to this pickle file')
+    parser.add_argument('--show-dir', help='draw predictions into this folder (relative to '
+                        'the run folder inside the work dir)')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def enable_drawing(cfg, show_dir: str) -> None:
+    """Turn on the scope's visualization hook so that it saves drawn predictions."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ValueError('--show-dir: the config has no default_hooks.visualization')
+    scope = cfg.get('default_scope')
+    if scope == 'mmdet':
+        hook.update(draw=True, test_out_dir=show_dir)
+    elif scope == 'mmseg':
+        hook.update(draw=True, interval=1)
+        cfg.visualizer['save_dir'] = show_dir
+    elif scope == 'mmpretrain':
+        hook.update(enable=True, out_dir=show_dir)
+    else:
+        raise ValueError(f'--show-dir: unsupported scope {scope!r}')
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = setup_config(args)
+    cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+    if args.show_dir:
+        enable_drawing(cfg, args.show_dir)
+    if args.tta:
+        if not cfg.get('tta_model') or not cfg.get('tta_pipeline'):
+            raise ValueError('--tta: the config defines no tta_model / tta_pipeline')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
+        evaluators = cfg.test_evaluator
+        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
+    check_data(cfg, ['test_dataloader'])
+
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    check_checkpoint(model, args.checkpoint)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
