@@ -18,6 +18,21 @@ def read_version() -> str:
     return scope['__version__']
 
 
+def cpu_flags() -> list:
+    """The extension is compiled where it is installed (like mmcv's ops), so it may use the
+    vector units of this CPU: AVX2/FMA when /proc/cpuinfo lists them. ELA_MM_CPU_FLAGS overrides
+    (e.g. ELA_MM_CPU_FLAGS='' for a build shared by older CPUs)."""
+    if 'ELA_MM_CPU_FLAGS' in os.environ:
+        return os.environ['ELA_MM_CPU_FLAGS'].split()
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = next((line.split(':', 1)[1].split() for line in f
+                          if line.startswith('flags')), [])
+    except OSError:
+        return []
+    return ['-mavx2', '-mfma'] if {'avx2', 'fma'} <= set(flags) else []
+
+
 def extensions():
     if os.environ.get('ELA_MM_WITH_EXT', '1') == '0':
         return [], {}
@@ -30,7 +45,7 @@ def extensions():
             'the extension)') from e
     ext = CppExtension(
         'ela_mm._ext', ['ela_mm/ops/csrc/strip_attention.cpp'],
-        extra_compile_args=['-O3', '-fopenmp'],
+        extra_compile_args=['-O3', '-fopenmp'] + cpu_flags(),
         extra_link_args=['-fopenmp'])
     return [ext], {'build_ext': BuildExtension}
 

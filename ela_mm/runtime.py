@@ -35,7 +35,7 @@ def build_model(cfg: Config, offline: bool = True) -> nn.Module:
     with DefaultScope.overwrite_default_scope(scope):
         model = scope_registry(scope).build(model_cfg) if scope else None
     if model is None:
-        raise ValueError(f'config has no default_scope: cannot tell which library builds it')
+        raise ValueError('config has no default_scope: cannot tell which library builds it')
     return model
 
 
@@ -51,18 +51,19 @@ def tensor_outputs(out: Any) -> Tuple[torch.Tensor, ...]:
 
 
 def input_size(cfg: Config, default: int = 224) -> Tuple[int, int]:
-    """The (H, W) a config trains or tests at: its test pipeline's ``Resize``/``scale``."""
-    pipeline = cfg.get('test_pipeline') or []
-    for t in pipeline:
-        for key in ('scale', 'img_scale', 'size'):
-            if key in t and t[key] is not None:
-                s = t[key]
-                if isinstance(s, int):
-                    return s, s
-                w, h = s[:2]
-                return int(h), int(w)
-    crop = cfg.get('crop_size')
-    return tuple(crop) if crop else (default, default)
+    """The (H, W) a config's model sees at test time: its ``crop_size`` (mmseg), else a crop
+    in the test pipeline (mmpretrain ``CenterCrop``), else the test ``Resize`` scale (mmdet)."""
+    def hw(s):
+        return (s, s) if isinstance(s, int) else (int(s[1]), int(s[0]))  # configs write (w, h)
+    if cfg.get('crop_size'):
+        return tuple(cfg.crop_size)
+    pipeline = cfg.get('test_pipeline') or cfg.get('test_dataloader', {}).get(
+        'dataset', {}).get('pipeline', [])
+    for key in ('crop_size', 'scale'):
+        for t in pipeline:
+            if t.get(key) is not None:
+                return hw(t[key])
+    return default, default
 
 
 def count_params(model: nn.Module) -> int:

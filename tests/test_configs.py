@@ -16,7 +16,7 @@ from ela_mm.runtime import build_model, count_params, load_config, tensor_output
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p and f'{os.sep}toy{os.sep}' not in p)
+                 if f'{os.sep}_base_{os.sep}' not in p)
 RESNET_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
                  152: (3, 8, 36, 3)}
 MOBILENET_V2_BLOCKS = (1, 2, 3, 4, 3, 3, 1)

@@ -1,5 +1,4 @@
 """Smoke tests of the OpenMMLab stack itself: real mmcv ops, real upstream models."""
-import pytest
 import torch
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope

@@ -18,12 +18,12 @@ fi
 if [ "$TASK" = det ]; then
     CONFIG=configs/toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py
     METRIC='pascal_voc/mAP'
-    MIN=${MIN_MAP:-0.5}
+    MIN=${MIN_MAP:-0.3}
     LAYER=backbone.stage4.ela
 else
-    CONFIG=configs/toy/deeplabv3_r50-d8-ela-b_1xb8-400it_toyvoc-128x128.py
+    CONFIG=configs/toy/deeplabv3_r50-d8-ela-b_1xb4-300it_toyvoc-64x64.py
     METRIC='mIoU'
-    MIN=${MIN_MIOU:-50}
+    MIN=${MIN_MIOU:-30}
     LAYER=backbone.layer4.2.ela
 fi
 NAME=$(basename "$CONFIG" .py)
@@ -35,7 +35,7 @@ $PY tools/train.py "$CONFIG" --work-dir "$WORK" --cfg-options randomness.seed="$
 CKPT=$(cat "$WORK/last_checkpoint")
 [ -f "$CKPT" ] || { echo "[demo] training did not write a checkpoint"; exit 1; }
 
-echo "[demo] evaluating $CKPT with tools/test.py; predictions drawn to $WORK/test/*/predictions"
+echo "[demo] evaluating $CKPT with tools/test.py; predictions drawn under $WORK/test"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" --show-dir predictions \
     2>&1 | tee "$WORK/test.log" | grep --line-buffered -E "\|.*\||$METRIC" || true
 SCORE=$(grep -oE "$METRIC: [0-9.]+" "$WORK/test.log" | tail -1 | awk '{print $2}')

@@ -25,8 +25,8 @@ def parse_args():
     parser.add_argument('config', help='config file (path or pkg::path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dump the predictions to this pickle file')
-    parser.add_argument('--show-dir', help='draw predictions into this folder (relative to '
-                        'the run folder inside the work dir)')
+    parser.add_argument('--show-dir', help='draw predictions into this folder, inside the '
+                        'work dir (mmdet, mmpretrain: inside its timestamped run folder)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
     return parser.parse_args()
@@ -40,9 +40,9 @@ def enable_drawing(cfg, show_dir: str) -> None:
     scope = cfg.get('default_scope')
     if scope == 'mmdet':
         hook.update(draw=True, test_out_dir=show_dir)
-    elif scope == 'mmseg':
+    elif scope == 'mmseg':  # mmseg's visualizer saves relative to the cwd: keep it in work_dir
         hook.update(draw=True, interval=1)
-        cfg.visualizer['save_dir'] = show_dir
+        cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, show_dir)
     elif scope == 'mmpretrain':
         hook.update(enable=True, out_dir=show_dir)
     else:

@@ -1,12 +1,5 @@
-# DeepLabV3 R101-D8 + ELA-B on Pascal VOC 2012 aug, 512x512, 40k iterations: the upstream
-# recipe with ELA-B after conv3 of every Bottleneck (before the residual addition), in all four
-# stages. ELA-B: the paper's base variant (k=7, depthwise conv, GroupNorm 16).
-_base_ = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-40k_voc12aug-512x512.py'
+# DeepLabV3 R101-D8 + ELA-B on Pascal VOC 2012 aug, 512x512, 40k iterations: the R50 config with
+# the upstream R101 settings (as mmseg derives its own R101 configs).
+_base_ = './deeplabv3_r50-d8-ela-b_4xb4-40k_voc12aug-512x512.py'
 
-custom_imports = dict(imports=['ela_mm'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        type='PluginResNetV1c',
-        plugins=[dict(cfg=dict(type='ELA', variant='B'), stages=(True, True, True, True),
-                      position='after_conv3')]))
+model = dict(pretrained='open-mmlab://resnet101_v1c', backbone=dict(depth=101))

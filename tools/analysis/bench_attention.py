@@ -17,75 +17,18 @@ every candidate once in turn so that machine noise hits all of them alike):
 Ratios, not absolute times, are the result: they are what stays comparable across machines.
 """
 import argparse
-import os
-import platform
-import statistics
 import sys
-import time
-from datetime import date
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import torch
 import torch.nn as nn
 
 from ela_mm import ELA, CoordAtt
+from ela_mm.benchmark import (interleaved, machine, malloc_returns_large_blocks,
+                              peak_bytes, report)
 from ela_mm.ops import has_fused_kernels
 
 SHAPES = [(8, 64, 112, 112), (8, 256, 56, 56), (8, 512, 28, 28)]
-START, END = '<!-- bench_attention:start -->', '<!-- bench_attention:end -->'
-
-
-def timer(device: str) -> Callable[[Callable[[], None]], float]:
-    if device == 'cuda':
-        def run(fn):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            return start.elapsed_time(end) / 1e3
-    else:
-        def run(fn):
-            t = time.perf_counter()
-            fn()
-            return time.perf_counter() - t
-    return run
-
-
-def interleaved(cands: Dict[str, Callable[[], None]], device: str, repeats: int,
-                warmup: int = 3) -> Dict[str, float]:
-    """Median seconds per candidate; every round runs every candidate once, in turn."""
-    run = timer(device)
-    for _ in range(warmup):
-        for fn in cands.values():
-            run(fn)
-    times: Dict[str, List[float]] = {k: [] for k in cands}
-    for _ in range(repeats):
-        for k, fn in cands.items():
-            times[k].append(run(fn))
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
-def peak_bytes(fn: Callable[[], None], device: str) -> int:
-    """Peak bytes allocated above the starting level while ``fn`` runs (CUDA: the caching
-    allocator's peak; CPU: the process's peak resident memory, Linux only)."""
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    # CPU: the kernel's resident-set high-water mark, reset just before the step
-    open('/proc/self/clear_refs', 'w').write('5')
-    base = _status_kib('VmRSS')
-    fn()
-    return (_status_kib('VmHWM') - base) * 1024
-
-
-def _status_kib(field: str) -> int:
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
 
 
 def train_step(model: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
@@ -124,7 +67,7 @@ def measure(device: str, repeats: int) -> List[dict]:
                          value=t['ela'] / t['ca'], target=1.0,
                          detail=f"{t['ela'] * 1e3:.2f} ms / {t['ca'] * 1e3:.2f} ms"))
     if device == 'cpu':  # after the timings: this makes every large allocation page-fault
-        _malloc_returns_large_blocks()
+        malloc_returns_large_blocks()
     for shape in SHAPES:
         c = shape[1]
         xg = torch.randn(shape, device=device, requires_grad=True)
@@ -139,18 +82,6 @@ def measure(device: str, repeats: int) -> List[dict]:
     return rows
 
 
-def machine(device: str) -> str:
-    if device == 'cuda':
-        return f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda})'
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
-    except (OSError, StopIteration):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads'
-
-
 def table(rows: List[dict]) -> str:
     out = ['| shape (N, C, H, W) | ratio | measured | target | met |', '|---|---|---|---|---|']
     for r in rows:
@@ -158,28 +89,6 @@ def table(rows: List[dict]) -> str:
         out.append(f"| {tuple(r['shape'])} | {r['metric']}: **{r['value']:.2f}** | "
                    f"{r['detail']} | <= {r['target']} | {met} |")
     return '\n'.join(out)
-
-
-def write_section(path: str, text: str) -> None:
-    old = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
-    block = f'{START}\n{text}\n{END}'
-    if START in old and END in old:
-        new = old[:old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip('\n') + '\n\n' + block + '\n'
-    with open(path, 'w') as f:
-        f.write(new)
-
-
-def _malloc_returns_large_blocks() -> None:
-    """Make glibc serve every block >= 128 KiB with mmap and unmap it on free (a fixed mmap
-    threshold), so that the resident set follows allocated memory and the CPU peak above is
-    exact to the page."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def main() -> int:
@@ -196,11 +105,8 @@ def main() -> int:
     text = table(rows)
     print(text)
     if args.write:
-        cmd = 'python tools/analysis/bench_attention.py ' + ' '.join(sys.argv[1:])
-        write_section(args.write, (
-            f'## Attention modules ({args.device})\n\nMeasured {date.today()} on '
-            f'{machine(args.device)}, torch {torch.__version__}, median of {args.repeats} '
-            f'interleaved rounds, by\n\n```\n{cmd}\n```\n\n{text}'))
+        report(args.write, f'bench_attention:{args.device}', f'ELA-B and CA modules '
+               f'({args.device})', args.device, args.repeats, text)
         print(f'written to {args.write}')
     return 0
 

@@ -23,9 +23,11 @@ FAMILIES = {
     'deeplabv3': ('Semantic Segmentation', 'DeepLabV3'),
     'resnet': ('Image Classification', 'ResNet'),
     'mobilenet_v2': ('Image Classification', 'MobileNetV2'),
+    'toy': ('toy task (generated data)', 'Toy'),
 }
+SCOPES = {'mmdet': ('Object Detection', 'YOLOX'), 'mmseg': ('Semantic Segmentation', 'DeepLabV3')}
 DATASETS = {'coco': 'COCO', 'voc0712': 'Pascal VOC 07+12', 'voc12aug': 'Pascal VOC 2012 aug',
-            'in1k': 'ImageNet-1k'}
+            'in1k': 'ImageNet-1k', 'toyvoc': 'toy VOC (generated)'}
 ATTENTION = {'ELA': 'ELA-{variant}', 'SE': 'SE', 'ECA': 'ECA', 'CoordAtt': 'CA', 'CBAM': 'CBAM'}
 
 
@@ -48,7 +50,8 @@ def collect():
         cfg = load_config(path)
         name = osp.splitext(osp.basename(path))[0]
         dataset = next(v for k, v in DATASETS.items() if name.endswith(k) or f'_{k}-' in name)
-        rows.append(dict(family=family, name=name, dataset=dataset,
+        task, model = SCOPES[cfg.default_scope] if family == 'toy' else FAMILIES[family]
+        rows.append(dict(family=family, name=name, dataset=dataset, task=task, model=model,
                          config=osp.relpath(path, ROOT),
                          attention=attention_of(cfg.model.backbone),
                          params=count_params(build_model(cfg))))
@@ -61,7 +64,7 @@ def write_metafiles(rows) -> None:
     for r in rows:
         by_family[r['family']].append(r)
     for family, items in by_family.items():
-        task, collection = FAMILIES[family]
+        collection = FAMILIES[family][1]
         meta = dict(
             Collections=[dict(Name=f'{collection} + attention', Metadata=dict(
                 Architecture=[collection, 'ELA', 'SE', 'ECA', 'CA', 'CBAM']),
@@ -71,7 +74,7 @@ def write_metafiles(rows) -> None:
                          Config=r['config'],
                          Metadata=dict(Parameters=r['params'], Attention=r['attention'],
                                        Training_Data=r['dataset'], Status='not yet trained'),
-                         Results=[dict(Task=task, Dataset=r['dataset'], Metrics={})])
+                         Results=[dict(Task=r['task'], Dataset=r['dataset'], Metrics={})])
                     for r in items])
         text = yaml.safe_dump(meta, sort_keys=False).replace('In_Collection', 'In Collection')
         text = text.replace('Training_Data', 'Training Data')
@@ -87,8 +90,7 @@ def table(rows) -> str:
     out = ['| task | dataset | model | attention | params | results | config |',
            '|---|---|---|---|---|---|---|']
     for r in rows:
-        task, model = FAMILIES[r['family']]
-        out.append(f"| {task} | {r['dataset']} | {model} | {r['attention']} | "
+        out.append(f"| {r['task']} | {r['dataset']} | {r['model']} | {r['attention']} | "
                    f"{r['params']:,} | not yet trained | [{r['name']}]({r['config']}) |")
     return '\n'.join(out)
 
