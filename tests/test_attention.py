@@ -326,6 +326,8 @@ def test_jit_trace_matches_eager():
     torch.testing.assert_close(traced(x), net(x), rtol=1e-5, atol=1e-6)
     x2 = torch.randn(2, 3, 12, 16)  # the traced graph is not tied to the example's size
     torch.testing.assert_close(traced(x2), net(x2), rtol=1e-5, atol=1e-6)
+    square = torch.jit.trace(net, torch.randn(1, 3, 16, 16))  # nor to a square example
+    torch.testing.assert_close(square(x2), net(x2), rtol=1e-5, atol=1e-6)
 
 
 def test_onnx_export_runs_in_onnxruntime(tmp_path):

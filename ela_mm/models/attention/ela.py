@@ -139,7 +139,10 @@ class ELA(nn.Module):
         if not self.shared:
             return (self._branch(z_h, self.conv_h, self.gn_h),
                     self._branch(z_w, self.conv_w, self.gn_w))
-        if z_h.shape == z_w.shape:  # square input: one call for both strips (GN is per sample)
+        # square input: one call for both strips (GN is per sample); not when tracing, so that
+        # a graph traced on a square example also runs on other shapes
+        if z_h.shape == z_w.shape and not (torch.jit.is_tracing()
+                                           or torch.onnx.is_in_onnx_export()):
             return self._branch(torch.cat([z_h, z_w]), self.conv, self.gn).chunk(2)
         return self._branch(z_h, self.conv, self.gn), self._branch(z_w, self.conv, self.gn)
 
