@@ -181,3 +181,29 @@ def test_vis_attention(trained, toy):
     out = run([osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--layer', 'nope'],
               cwd=tmp, timeout=600)
     assert 'backbone.stage4.ela' in out.stderr and out.returncode != 0
+
+
+def test_segmentation_train_test_show_dir(toy, tmp_path):
+    """The same tools on the DeepLabV3 toy config: mmseg's IoUMetric, drawings in the work dir."""
+    base = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-ela-b_1xb4-300it_toyvoc-64x64.py')
+    cfg = tmp_path / 'seg.py'
+    cfg.write_text('\n'.join([
+        f"_base_ = '{base}'",
+        f"data_root = '{toy}/VOC2007'",
+        "train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,",
+        "    dataset=dict(data_root=data_root))",
+        "val_dataloader = dict(num_workers=0, persistent_workers=False,",
+        "    dataset=dict(data_root=data_root))",
+        "test_dataloader = val_dataloader",
+        "train_cfg = dict(max_iters=2, val_interval=2)",
+        "default_hooks = dict(checkpoint=dict(interval=2))",
+    ]) + '\n')
+    out = run([osp.join(ROOT, 'tools/train.py'), str(cfg), '--work-dir', 'w'],
+              cwd=str(tmp_path), timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = run([osp.join(ROOT, 'tools/test.py'), str(cfg), 'w/iter_2.pth', '--work-dir', 't',
+               '--show-dir', 'shown'], cwd=str(tmp_path), timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'mIoU' in out.stdout + out.stderr
+    assert len(glob.glob(str(tmp_path / 't' / 'shown' / '**' / '*.png'), recursive=True)) == 4
+    assert not (tmp_path / 'shown').exists()
