@@ -43,9 +43,9 @@ class ELA(nn.Module):
 
     Args:
         in_channels: channels C of the input (the mmcv plugin contract passes it).
-        variant: ``'T'``, ``'B'``, ``'S'`` or ``'L'`` (case-insensitive): ELA-T (k=5, depthwise conv,
-            GN 32 groups), ELA-B (k=7, depthwise, GN 16), ELA-S (k=5, C/8 conv groups, GN 16),
-            ELA-L (k=7, C/8 conv groups, GN 16). Default ``'B'``.
+        variant: ``'T'``, ``'B'``, ``'S'`` or ``'L'`` (case-insensitive): ELA-T (k=5,
+            depthwise conv, GN 32 groups), ELA-B (k=7, depthwise, GN 16), ELA-S (k=5, C/8 conv
+            groups, GN 16), ELA-L (k=7, C/8 conv groups, GN 16). Default ``'B'``.
         kernel_size: odd 1D conv kernel; overrides the variant.
         conv_groups: conv groups (must divide C); overrides the variant.
         num_groups: GroupNorm groups (must divide C); overrides the variant.
