@@ -44,6 +44,13 @@ def setup_config(args, default_work_dir_root: str = 'work_dirs') -> Config:
     return cfg
 
 
+def build_runner(cfg: Config):
+    """The runner the config asks for (``runner_type``), else mmengine's ``Runner``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
 def _init_cpu_distributed(cfg: Config) -> None:
     """mmengine's launchers call torch.cuda.set_device, which fails without a GPU. On a CPU host
     start the process group ourselves (gloo); the Runner then finds it initialised. The model
@@ -103,9 +110,10 @@ def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
                     f'your copy with --cfg-options, e.g. train_dataloader.dataset.data_root=...')
 
 
-def check_checkpoint(model: torch.nn.Module, path: str) -> None:
+def check_checkpoint(model: torch.nn.Module, path: str) -> dict:
     """Refuse a checkpoint whose weights do not fit the model (missing or unexpected keys,
-    other shapes): mmengine would only warn and then evaluate a half-initialised model."""
+    other shapes): mmengine would only warn and then evaluate a half-initialised model.
+    Returns the checkpoint's state dict (``module.`` prefixes removed)."""
     ckpt = torch.load(path, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
@@ -124,3 +132,4 @@ def check_checkpoint(model: torch.nn.Module, path: str) -> None:
             f'checkpoint {path!r} does not match the model built from this config: '
             + '; '.join(problems) + '. Use the config the checkpoint was trained with (same '
             'attention type, variant and insertion stages, same number of classes).')
+    return state

@@ -16,8 +16,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import ela_mm  # noqa: E402,F401
-from ela_mm.launch import (add_common_args, check_checkpoint, check_data,  # noqa: E402
-                           setup_config)
+from ela_mm.launch import (add_common_args, build_runner, check_checkpoint,  # noqa: E402
+                           check_data, setup_config)
 
 
 def parse_args():
@@ -71,9 +71,7 @@ def main() -> None:
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
     check_data(cfg, ['test_dataloader'])
 
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     check_checkpoint(model, args.checkpoint)
     runner.test()

@@ -15,7 +15,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import ela_mm  # noqa: E402,F401  (registers the modules, allowlists checkpoint types)
-from ela_mm.launch import add_common_args, check_data, setup_config  # noqa: E402
+from ela_mm.launch import (add_common_args, build_runner, check_data,  # noqa: E402
+                           setup_config)
 
 
 def parse_args():
@@ -49,9 +50,7 @@ def main() -> None:
     check_data(cfg, ['train_dataloader', 'val_dataloader'] if cfg.get('val_cfg') else
                ['train_dataloader'])
 
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

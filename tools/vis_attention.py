@@ -109,9 +109,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config)
     model = build_model(cfg)
-    check_checkpoint(model, args.checkpoint)
-    from mmengine.runner import load_checkpoint
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    model.load_state_dict(check_checkpoint(model, args.checkpoint), strict=True)
     model.eval()
     elas = {n: m for n, m in model.named_modules() if isinstance(m, ELA)}
     if args.list or not elas:

@@ -34,7 +34,7 @@ except ImportError:  # built with ELA_MM_WITH_EXT=0: pure PyTorch
 Attend = Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]
 
 __all__ = ['strip_attention', 'strip_attention_reference', 'has_fused_kernels',
-           'dwconv_gn_sigmoid']
+           'dwconv_gn_sigmoid', 'is_tracing']
 
 
 def has_fused_kernels() -> bool:
@@ -53,7 +53,7 @@ def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, gn: torch.nn.GroupNorm) -> Opti
     """``sigmoid(gn(depthwise_conv1d(z, weight, padding=k//2)))`` in one C++ pass, for
     inference (no autograd) on contiguous CPU tensors of one dtype; ``None`` where it does not
     apply, and the caller runs the PyTorch ops."""
-    if (_ext is None or torch.is_grad_enabled() or _tracing() or z.device.type != 'cpu'
+    if (_ext is None or torch.is_grad_enabled() or is_tracing() or z.device.type != 'cpu'
             or weight.shape[1] != 1 or weight.shape[0] != z.shape[1] or not gn.affine
             or torch.is_autocast_enabled('cpu')
             or not z.dtype == weight.dtype == gn.weight.dtype):
@@ -62,7 +62,9 @@ def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, gn: torch.nn.GroupNorm) -> Opti
                                   gn.num_groups, gn.eps)
 
 
-def _tracing() -> bool:
+def is_tracing() -> bool:
+    """Whether the call is being traced, scripted, compiled or exported (ONNX): then the plain
+    tensor expressions run instead of the custom autograd function and C++ kernels."""
     return (torch.jit.is_scripting() or torch.jit.is_tracing()
             or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
 
@@ -152,7 +154,7 @@ def strip_attention(x: Tensor, attend: Attend, params: Sequence[Tensor],
     Attention strips are cast to ``x.dtype`` (under autocast they may leave GroupNorm in float32
     while ``x`` is half precision), so the output has the dtype of ``x``.
     """
-    if not fused or _tracing():
+    if not fused or is_tracing():
         return strip_attention_reference(x, attend)
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
         return _StripAttention.apply(x, attend, *params)

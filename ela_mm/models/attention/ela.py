@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from ela_mm.ops import dwconv_gn_sigmoid, strip_attention
+from ela_mm.ops import dwconv_gn_sigmoid, is_tracing, strip_attention
 from .utils import check_divides
 
 
@@ -141,8 +141,7 @@ class ELA(nn.Module):
                     self._branch(z_w, self.conv_w, self.gn_w))
         # square input: one call for both strips (GN is per sample); not when tracing, so that
         # a graph traced on a square example also runs on other shapes
-        if z_h.shape == z_w.shape and not (torch.jit.is_tracing()
-                                           or torch.onnx.is_in_onnx_export()):
+        if z_h.shape == z_w.shape and not is_tracing():
             return self._branch(torch.cat([z_h, z_w]), self.conv, self.gn).chunk(2)
         return self._branch(z_h, self.conv, self.gn), self._branch(z_w, self.conv, self.gn)
 
