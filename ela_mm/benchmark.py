@@ -32,10 +32,10 @@ def timer(device: str) -> Callable[[Callable[[], None]], float]:
     return run
 
 
-def interleaved(cands: Dict[str, Callable[[], None]], device: str, repeats: int,
-                warmup: int = 3) -> Dict[str, float]:
-    """Median seconds per candidate; every round runs every candidate once, in turn, so that
-    machine noise hits all of them alike."""
+def interleaved_samples(cands: Dict[str, Callable[[], None]], device: str, repeats: int,
+                        warmup: int = 3) -> Dict[str, List[float]]:
+    """Seconds per call of every candidate in each of ``repeats`` rounds; every round runs every
+    candidate once, in turn, so that machine noise hits all of them alike."""
     run = timer(device)
     for _ in range(warmup):
         for fn in cands.values():
@@ -44,36 +44,29 @@ def interleaved(cands: Dict[str, Callable[[], None]], device: str, repeats: int,
     for _ in range(repeats):
         for k, fn in cands.items():
             times[k].append(run(fn))
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
 
 
-def _status_kib(field: str) -> int:
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+def interleaved(cands: Dict[str, Callable[[], None]], device: str, repeats: int,
+                warmup: int = 3) -> Dict[str, float]:
+    """Median seconds per candidate over interleaved rounds (:func:`interleaved_samples`)."""
+    return {k: statistics.median(v)
+            for k, v in interleaved_samples(cands, device, repeats, warmup).items()}
 
 
-def _malloc_trim() -> None:
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def malloc_returns_large_blocks() -> None:
-    """Make glibc serve every block >= 128 KiB with mmap and unmap it on free (a fixed mmap
-    threshold), so that the resident set follows allocated memory and :func:`peak_bytes` is
-    exact to the page on CPU. It makes allocation slower: call it after any timing."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
+def paired_ratio(num: List[float], den: List[float]) -> float:
+    """Median over rounds of the per-round ratio ``num[i] / den[i]``: a slow spell of the
+    machine that hits one round hits both of its terms, and the median drops the rest."""
+    return statistics.median(a / b for a, b in zip(num, den))
 
 
 def peak_bytes(fn: Callable[[], None], device: str) -> int:
-    """Peak bytes allocated above the starting level while ``fn`` runs (CUDA: the caching
-    allocator's peak; CPU: the process's peak resident memory, Linux only)."""
+    """Peak bytes held by tensors above the starting level while ``fn`` runs.
+
+    CUDA: the caching allocator's peak. CPU: replayed from the profiler's record of every
+    allocation and free of PyTorch's CPU allocator (all tensors, those made inside C++
+    extensions included), so the number is exact and repeats from run to run, unlike the
+    process's resident set, which moves with the heap's own bookkeeping."""
     if device == 'cuda':
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
@@ -81,12 +74,16 @@ def peak_bytes(fn: Callable[[], None], device: str) -> int:
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
-    _malloc_trim()  # free heap pages go back to the OS: reusing them counts again
-    with open('/proc/self/clear_refs', 'w') as f:  # reset the high-water mark
-        f.write('5')
-    base = _status_kib('VmRSS')
-    fn()
-    return (_status_kib('VmHWM') - base) * 1024
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True) as prof:
+        fn()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]')
+    level = peak = 0
+    for _, nbytes in events:  # nbytes: + allocation, - free
+        level += nbytes
+        peak = max(peak, level)
+    return peak
 
 
 def machine(device: str) -> str:

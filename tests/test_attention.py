@@ -1,5 +1,6 @@
 """ELA and its peers: exactness against independent references, gradients, robustness, export."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ela_mm import CBAM, ECA, ELA, SE, CoordAtt, build_attention
-from ela_mm.ops import has_fused_kernels, strip_attention, strip_attention_reference
+from ela_mm.ops import (dwconv_gn_sigmoid, has_fused_kernels, strip_attention,
+                        strip_attention_reference)
 
 VARIANTS = {'T': (5, None, 32), 'B': (7, None, 16), 'S': (5, 8, 16), 'L': (7, 8, 16)}
 
@@ -356,5 +358,38 @@ def test_fused_inference_kernel_matches_reference(variant, shape):
     with torch.no_grad():
         torch.testing.assert_close(m(x), ref(x), rtol=1e-5, atol=1e-6)
         z = x.mean(3)
-        from ela_mm.ops import dwconv_gn_sigmoid
         assert dwconv_gn_sigmoid(z, m.conv.weight, m.gn) is not None  # the kernel did run
+
+
+def ref_dwconv_gn_sigmoid(z, w, gamma, beta, groups):
+    return torch.sigmoid(F.group_norm(F.conv1d(z, w, padding=w.shape[-1] // 2,
+                                               groups=z.shape[1]), groups, gamma, beta))
+
+
+@pytest.mark.parametrize('shape,groups,k', [((3, 8, 11), 2, 7), ((2, 4, 1), 2, 5),
+                                            ((1, 6, 4), 1, 7), ((2, 4, 9), 4, 3)])
+def test_dwconv_gn_sigmoid_kernel_gradcheck_and_reference(shape, groups, k):
+    """The training kernels (depthwise conv + GroupNorm + sigmoid as one autograd node):
+    gradcheck in float64, and forward/backward equal to the functional ops in float32. Shapes
+    cover L=1, strips shorter than the kernel, one channel per group and one group."""
+    torch.manual_seed(0)
+    c = shape[1]
+    z = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    w, gamma, beta = (torch.randn(s, dtype=torch.float64, requires_grad=True)
+                      for s in ((c, 1, k), c, c))
+
+    def fn(z, w, gamma, beta):  # a GroupNorm's attributes, with these tensors as parameters
+        gn = SimpleNamespace(weight=gamma, bias=beta, num_groups=groups, eps=1e-5, affine=True)
+        return dwconv_gn_sigmoid(z, w, gn)
+    assert type(fn(z, w, gamma, beta).grad_fn).__name__ == '_DwConvGNSigmoidBackward'
+    assert torch.autograd.gradcheck(fn, (z, w, gamma, beta))
+
+    args = [t.detach().float().requires_grad_() for t in (z, w, gamma, beta)]
+    ref_args = [t.detach().clone().requires_grad_() for t in args]
+    out, ref = fn(*args), ref_dwconv_gn_sigmoid(*ref_args, groups)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    g = torch.randn_like(out)
+    out.backward(g)
+    ref.backward(g)
+    for a, b in zip(args, ref_args):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5)

@@ -49,17 +49,40 @@ def strip_attention_reference(x: Tensor, attend: Attend) -> Tensor:
     return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
 
 
+class _DwConvGNSigmoid(torch.autograd.Function):
+    """sigmoid(GN(depthwise_conv1d(z))) as one node: two C++ passes instead of autograd through
+    a conv, a GroupNorm and a sigmoid. Saves z, the conv output and the GN statistics."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor, weight: Tensor, gamma: Tensor, beta: Tensor, groups: int,
+                eps: float) -> Tensor:
+        out, u, mean, rstd = _ext.dwconv_gn_sigmoid_forward(z, weight, gamma, beta, groups, eps)
+        ctx.save_for_backward(out, u, mean, rstd, z, weight, gamma)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        g_z, g_w, g_gamma, g_beta = _ext.dwconv_gn_sigmoid_backward(grad.contiguous(),
+                                                                    *ctx.saved_tensors)
+        return g_z, g_w, g_gamma, g_beta, None, None
+
+
 def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, gn: torch.nn.GroupNorm) -> Optional[Tensor]:
-    """``sigmoid(gn(depthwise_conv1d(z, weight, padding=k//2)))`` in one C++ pass, for
-    inference (no autograd) on contiguous CPU tensors of one dtype; ``None`` where it does not
-    apply, and the caller runs the PyTorch ops."""
-    if (_ext is None or torch.is_grad_enabled() or is_tracing() or z.device.type != 'cpu'
+    """``sigmoid(gn(depthwise_conv1d(z, weight, padding=k//2)))`` by the C++ kernels (forward in
+    one pass; with autograd, backward in two) for CPU tensors of one dtype; ``None`` where it
+    does not apply (no extension, tracing, CUDA, autocast, mixed dtypes, a grouped conv or a
+    GroupNorm without affine parameters), and the caller runs the PyTorch ops."""
+    if (_ext is None or is_tracing() or z.device.type != 'cpu'
             or weight.shape[1] != 1 or weight.shape[0] != z.shape[1] or not gn.affine
             or torch.is_autocast_enabled('cpu')
             or not z.dtype == weight.dtype == gn.weight.dtype):
         return None
-    return _ext.dwconv_gn_sigmoid(z.contiguous(), weight.contiguous(), gn.weight, gn.bias,
-                                  gn.num_groups, gn.eps)
+    z, weight = z.contiguous(), weight.contiguous()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (z, weight, gn.weight, gn.bias)):
+        return _DwConvGNSigmoid.apply(z, weight, gn.weight, gn.bias, gn.num_groups, gn.eps)
+    return _ext.dwconv_gn_sigmoid_forward(z, weight, gn.weight, gn.bias, gn.num_groups,
+                                          gn.eps)[0]
 
 
 def is_tracing() -> bool:

@@ -3,29 +3,33 @@
     python tools/analysis/bench_attention.py [--device cpu|cuda] [--repeats 15] \
         [--write docs/benchmarks.md]
 
-Prints, per shape, interleaved measurements (median of ``--repeats`` rounds, each round running
-every candidate once in turn so that machine noise hits all of them alike):
+Prints, per shape, interleaved measurements: ``--repeats`` rounds, each running every candidate
+in turn (a candidate shorter than 20 ms runs several times in a row and counts the mean), and
+each ratio is the median over rounds of that round's ratio, so that machine noise hits both
+terms alike:
 
 * ELA-B forward (inference) time / memory floor, the floor being the two strip means plus one
   elementwise pass over x (``x * 0.5``), i.e. the least any strip-attention module must touch x.
   Target <= 1.3.
 * ELA-B forward+backward / CoordAtt forward+backward, both through their fastest path (fused
   pooling and gating). Target <= 1.0.
-* Peak memory of a training step (forward + backward) of 8 stacked ELA-B, fused / naive.
-  Target <= 0.6.
+* Peak memory of a training step (forward + backward) of 8 stacked ELA-B, fused / naive: the
+  bytes held by tensors (CPU: replayed from the profiler's allocation record, exact). Target
+  <= 0.6.
 
 Ratios, not absolute times, are the result: they are what stays comparable across machines.
 """
 import argparse
+import statistics
 import sys
-from typing import Callable, List
+from typing import Callable, Dict, List
 
 import torch
 import torch.nn as nn
 
 from ela_mm import ELA, CoordAtt
-from ela_mm.benchmark import (interleaved, machine, malloc_returns_large_blocks,
-                              peak_bytes, report)
+from ela_mm.benchmark import (interleaved_samples, machine, paired_ratio, peak_bytes,
+                              report, timer)
 from ela_mm.ops import has_fused_kernels
 
 SHAPES = [(8, 64, 112, 112), (8, 256, 56, 56), (8, 512, 28, 28)]
@@ -41,6 +45,31 @@ def train_step(model: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callabl
     return step
 
 
+def calls_for(fn: Callable[[], None], device: str, seconds: float = 0.02) -> int:
+    """How many calls of ``fn`` in a row last about ``seconds``: a short kernel is timed over
+    several calls, which evens out the timer's and the scheduler's jitter."""
+    run = timer(device)
+    run(fn)
+    return max(1, round(seconds / max(run(fn), 1e-6)))
+
+
+def repeated(fn: Callable[[], None], calls: int) -> Callable[[], None]:
+    def run():
+        for _ in range(calls):
+            fn()
+    return run
+
+
+def compare(cands: Dict[str, Callable[[], None]], device: str, repeats: int) -> tuple:
+    """(median seconds per call of each candidate, paired ratio first / second)."""
+    calls = {k: calls_for(fn, device) for k, fn in cands.items()}
+    t = interleaved_samples({k: repeated(fn, calls[k]) for k, fn in cands.items()}, device,
+                            repeats)
+    t = {k: [s / calls[k] for s in v] for k, v in t.items()}
+    a, b = t.values()
+    return {k: statistics.median(v) for k, v in t.items()}, paired_ratio(a, b)
+
+
 def measure(device: str, repeats: int) -> List[dict]:
     rows = []
     for shape in SHAPES:
@@ -54,20 +83,17 @@ def measure(device: str, repeats: int) -> List[dict]:
             x.mean(3), x.mean(2), x * half
 
         with torch.no_grad():
-            t = interleaved({'ela': lambda: ela(x), 'floor': floor}, device, repeats)
-        rows.append(dict(shape=shape, metric='ELA-B forward / memory floor', value=t['ela'] /
-                         t['floor'], target=1.3, detail=f"{t['ela'] * 1e3:.2f} ms / "
+            t, r = compare({'ela': lambda: ela(x), 'floor': floor}, device, repeats)
+        rows.append(dict(shape=shape, metric='ELA-B forward / memory floor', value=r,
+                         target=1.3, detail=f"{t['ela'] * 1e3:.2f} ms / "
                          f"{t['floor'] * 1e3:.2f} ms"))
 
         xg, g = x.clone().requires_grad_(), torch.randn_like(x)
         ela_t, ca_t = ELA(c, 'B').to(device).train(), CoordAtt(c).to(device).train()
-        t = interleaved({'ela': train_step(ela_t, xg, g), 'ca': train_step(ca_t, xg, g)},
-                        device, repeats)
-        rows.append(dict(shape=shape, metric='ELA-B fwd+bwd / CoordAtt fwd+bwd',
-                         value=t['ela'] / t['ca'], target=1.0,
-                         detail=f"{t['ela'] * 1e3:.2f} ms / {t['ca'] * 1e3:.2f} ms"))
-    if device == 'cpu':  # after the timings: this makes every large allocation page-fault
-        malloc_returns_large_blocks()
+        t, r = compare({'ela': train_step(ela_t, xg, g), 'ca': train_step(ca_t, xg, g)},
+                       device, repeats)
+        rows.append(dict(shape=shape, metric='ELA-B fwd+bwd / CoordAtt fwd+bwd', value=r,
+                         target=1.0, detail=f"{t['ela'] * 1e3:.2f} ms / {t['ca'] * 1e3:.2f} ms"))
     for shape in SHAPES:
         c = shape[1]
         xg = torch.randn(shape, device=device, requires_grad=True)

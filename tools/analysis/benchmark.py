@@ -16,9 +16,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 
 import ela_mm  # noqa: E402,F401
-from ela_mm.benchmark import (inference_fn, interleaved, machine,  # noqa: E402
-                              malloc_returns_large_blocks, num_classes, peak_bytes,
-                              synthetic_batch, train_step_fn)
+from ela_mm.benchmark import (inference_fn, interleaved, machine, num_classes,  # noqa: E402
+                              peak_bytes, synthetic_batch, train_step_fn)
 from ela_mm.runtime import build_model, input_size, load_config  # noqa: E402
 
 
@@ -48,8 +47,6 @@ def main() -> None:
     t = interleaved({'b1': inference_fn(model, x1), 'bn': inference_fn(model, xb),
                      'train': train_step_fn(model, inputs, samples)}, args.device,
                     args.repeats)
-    if args.device == 'cpu':
-        malloc_returns_large_blocks()
     mem = peak_bytes(train_step_fn(model, inputs, samples), args.device)
     print(f'{args.config} on {machine(args.device)}, input {hw[0]}x{hw[1]}, '
           f'median of {args.repeats}:')

@@ -23,8 +23,8 @@ import torch  # noqa: E402
 
 import ela_mm  # noqa: E402,F401
 from ela_mm.benchmark import (count_flops, inference_fn, interleaved,  # noqa: E402
-                              malloc_returns_large_blocks, num_classes, peak_bytes,
-                              report, synthetic_batch, train_step_fn)
+                              num_classes, peak_bytes, report, synthetic_batch,
+                              train_step_fn)
 from ela_mm.runtime import build_model, count_params, input_size, load_config  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -58,8 +58,6 @@ def compare(family: str, device: str, shape, train_batch: int, repeats: int):
         rows.append(dict(name=name, params=count_params(model), **flops))
     x = torch.rand(1, 3, *hw, device=device)
     lat = interleaved({n: inference_fn(m, x) for n, m in models.items()}, device, repeats)
-    if device == 'cpu':
-        malloc_returns_large_blocks()
     for step in steps.values():  # one unmeasured step each: lazy allocations, BN buffers
         step()
     mem = {n: peak_bytes(steps[n], device) for n in models}

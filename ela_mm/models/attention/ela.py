@@ -123,9 +123,9 @@ class ELA(nn.Module):
             self.gn_w = nn.GroupNorm(num_groups, in_channels)
 
     def _branch(self, z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Tensor:
-        """sigmoid(GN(conv(z))) for strips z (N, C, L). Inference with a depthwise conv takes one
-        fused CPU kernel; otherwise the 1D conv runs as a (k x 1) 2D conv: same result, and
-        several times faster for depthwise kernels on CPU."""
+        """sigmoid(GN(conv(z))) for strips z (N, C, L). A depthwise conv on CPU takes the fused
+        C++ kernels (forward and backward); otherwise the 1D conv runs as a (k x 1) 2D conv:
+        same result, and several times faster for depthwise kernels on CPU."""
         if self.fused and conv.groups == conv.in_channels:
             out = dwconv_gn_sigmoid(z, conv.weight, gn)
             if out is not None:
