@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ela_mm import ELA
-from ela_mm.benchmark import count_flops
+from ela_mm.benchmark import count_flops, paired_ratio, peak_bytes
 from ela_mm.runtime import build_model, count_params, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -57,6 +57,24 @@ def _run(args):
                          timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
+
+
+def test_cpu_peak_bytes_is_exact():
+    """The CPU peak replays every allocation and free: 4 MB + 8 MB live together, then 4 MB
+    freed and 4 MB allocated again: peak 12 MB, whatever the heap did meanwhile."""
+    def fn():
+        a = torch.empty(1_000_000)
+        b = torch.empty(2_000_000)
+        del a
+        c = torch.empty(1_000_000)
+        del b, c
+    assert peak_bytes(fn, 'cpu') == 12_000_000
+    assert peak_bytes(lambda: None, 'cpu') == 0
+
+
+def test_paired_ratio_takes_the_median_of_round_ratios():
+    # a slow round (3rd) slows both candidates: the ratio of that round stays 0.5
+    assert paired_ratio([1.0, 1.0, 4.0, 1.0, 3.0], [2.0, 2.0, 8.0, 2.0, 2.0]) == 0.5
 
 
 def test_get_flops_tool():

@@ -367,11 +367,13 @@ def ref_dwconv_gn_sigmoid(z, w, gamma, beta, groups):
 
 
 @pytest.mark.parametrize('shape,groups,k', [((3, 8, 11), 2, 7), ((2, 4, 1), 2, 5),
-                                            ((1, 6, 4), 1, 7), ((2, 4, 9), 4, 3)])
+                                            ((1, 6, 4), 1, 7), ((2, 4, 9), 4, 3),
+                                            ((2, 6, 16), 3, 11)])
 def test_dwconv_gn_sigmoid_kernel_gradcheck_and_reference(shape, groups, k):
     """The training kernels (depthwise conv + GroupNorm + sigmoid as one autograd node):
     gradcheck in float64, and forward/backward equal to the functional ops in float32. Shapes
-    cover L=1, strips shorter than the kernel, one channel per group and one group."""
+    cover L=1, strips shorter than the kernel, one channel per group, one group, and a kernel
+    size without an unrolled loop (11)."""
     torch.manual_seed(0)
     c = shape[1]
     z = torch.randn(shape, dtype=torch.float64, requires_grad=True)

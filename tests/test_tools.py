@@ -185,7 +185,8 @@ def test_vis_attention(trained, toy):
 
 def test_segmentation_train_test_show_dir(toy, tmp_path):
     """The same tools on the DeepLabV3 toy config: mmseg's IoUMetric, drawings in the work dir."""
-    base = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-ela-b_1xb4-300it_toyvoc-64x64.py')
+    base = osp.join(ROOT,
+                    'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-1500it_toyvoc-128x128.py')
     cfg = tmp_path / 'seg.py'
     cfg.write_text('\n'.join([
         f"_base_ = '{base}'",

@@ -21,7 +21,7 @@ if [ "$TASK" = det ]; then
     MIN=${MIN_MAP:-0.3}
     LAYER=backbone.stage4.ela
 else
-    CONFIG=configs/toy/deeplabv3_r50-d8-ela-b_1xb4-300it_toyvoc-64x64.py
+    CONFIG=configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-1500it_toyvoc-128x128.py
     METRIC='mIoU'
     MIN=${MIN_MIOU:-30}
     LAYER=backbone.layer4.2.ela
