@@ -4,4 +4,5 @@ _base_ = './deeplabv3_r50-d8-ela-b_4xb4-20k_voc12aug-512x512.py'
 
 model = dict(
     backbone=dict(
-        plugins=[dict(cfg=dict(type='SE'), stages=(True, True, True, True), position='after_conv3')]))
+        plugins=[dict(cfg=dict(type='SE'), stages=(True, True, True, True),
+                      position='after_conv3')]))
