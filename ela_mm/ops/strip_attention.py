@@ -56,7 +56,8 @@ class _DwConvGNSigmoid(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: Tensor, weight: Tensor, gamma: Tensor, beta: Tensor, groups: int,
                 eps: float) -> Tensor:
-        out, u, mean, rstd = _ext.dwconv_gn_sigmoid_forward(z, weight, gamma, beta, groups, eps)
+        out, u, mean, rstd = _ext.dwconv_gn_sigmoid_forward(z, weight, gamma, beta, groups, eps,
+                                                            True)
         ctx.save_for_backward(out, u, mean, rstd, z, weight, gamma)
         return out
 
@@ -81,8 +82,8 @@ def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, gn: torch.nn.GroupNorm) -> Opti
     z, weight = z.contiguous(), weight.contiguous()
     if torch.is_grad_enabled() and any(t.requires_grad for t in (z, weight, gn.weight, gn.bias)):
         return _DwConvGNSigmoid.apply(z, weight, gn.weight, gn.bias, gn.num_groups, gn.eps)
-    return _ext.dwconv_gn_sigmoid_forward(z, weight, gn.weight, gn.bias, gn.num_groups,
-                                          gn.eps)[0]
+    return _ext.dwconv_gn_sigmoid_forward(z, weight, gn.weight, gn.bias, gn.num_groups, gn.eps,
+                                          False)[0]
 
 
 def is_tracing() -> bool:

@@ -1,12 +1,13 @@
 """Benchmark the attention modules themselves: time and memory ratios measured in ONE run.
 
-    python tools/analysis/bench_attention.py [--device cpu|cuda] [--repeats 15] \
+    python tools/analysis/bench_attention.py [--device cpu|cuda] [--repeats 25] \
         [--write docs/benchmarks.md]
 
 Prints, per shape, interleaved measurements: ``--repeats`` rounds, each running every candidate
 in turn (a candidate shorter than 20 ms runs several times in a row and counts the mean), and
 each ratio is the median over rounds of that round's ratio, so that machine noise hits both
-terms alike:
+terms alike. On CPU, glibc is told to keep freed memory (``keep_freed_memory``) so that no
+candidate pays page faults the other does not:
 
 * ELA-B forward (inference) time / memory floor, the floor being the two strip means plus one
   elementwise pass over x (``x * 0.5``), i.e. the least any strip-attention module must touch x.
@@ -28,8 +29,8 @@ import torch
 import torch.nn as nn
 
 from ela_mm import ELA, CoordAtt
-from ela_mm.benchmark import (interleaved_samples, machine, paired_ratio, peak_bytes,
-                              report, timer)
+from ela_mm.benchmark import (interleaved_samples, keep_freed_memory, machine, paired_ratio,
+                              peak_bytes, report, timer)
 from ela_mm.ops import has_fused_kernels
 
 SHAPES = [(8, 64, 112, 112), (8, 256, 56, 56), (8, 512, 28, 28)]
@@ -120,11 +121,13 @@ def table(rows: List[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--repeats', type=int, default=15)
+    parser.add_argument('--repeats', type=int, default=25)
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
     args = parser.parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
+    if args.device == 'cpu':
+        keep_freed_memory()
     print(f'fused CPU kernels: {"yes" if has_fused_kernels() else "NO (pure PyTorch)"}; '
           f'device: {machine(args.device)}', flush=True)
     rows = measure(args.device, args.repeats)

@@ -5,8 +5,8 @@
 //   gate_backward_strips(g, x, a_h, a_w)   -> (sum_w g*x*a_w, sum_h g*x*a_h)
 //   gate_backward_input(g, a_h, a_w, b_h, b_w) -> g * a_w * a_h + b_h + b_w
 //
-//   dwconv_gn_sigmoid_forward(z, w, gamma, beta, G, eps) -> (a = sigmoid(GN(depthwise_conv1d(z))),
-//                                                           conv output u, GN mean, GN rstd)
+//   dwconv_gn_sigmoid_forward(z, w, gamma, beta, G, eps, save)
+//       -> (a = sigmoid(GN(depthwise_conv1d(z))), conv output u (if save), GN mean, GN rstd)
 //   dwconv_gn_sigmoid_backward(g, a, u, mean, rstd, z, w, gamma) -> (dz, dw, dgamma, dbeta)
 //
 // gate_backward_input writes the whole input gradient of a strip-attention module at once: the gating
@@ -262,7 +262,7 @@ at::Tensor gate_backward_input(const at::Tensor& grad, const at::Tensor& a_h,
 
 std::vector<at::Tensor> dwconv_gn_sigmoid_forward(const at::Tensor& z, const at::Tensor& weight,
                                                    const at::Tensor& gamma, const at::Tensor& beta,
-                                                   int64_t groups, double eps) {
+                                                   int64_t groups, double eps, bool save) {
   check_input(z, "z", 3);
   const int64_t N = z.size(0), C = z.size(1), L = z.size(2);
   TORCH_CHECK(weight.is_contiguous() && weight.dim() == 3 && weight.size(0) == C &&
@@ -276,7 +276,8 @@ std::vector<at::Tensor> dwconv_gn_sigmoid_forward(const at::Tensor& z, const at:
   const int64_t Lp = (L + kLanes - 1) / kLanes * kLanes;
   const auto acc_opt = z.options().dtype(at::toOpMathType(z.scalar_type()));
   at::Tensor out = at::empty_like(z);
-  at::Tensor u = at::empty({N, C, L}, acc_opt);  // conv output (float accumulation), for backward
+  // for backward (save): the conv output (float accumulation) and the GN statistics
+  at::Tensor u = at::empty({save ? N : 0, C, L}, acc_opt);
   at::Tensor mean = at::empty({N, groups}, acc_opt);
   at::Tensor rstd = at::empty({N, groups}, acc_opt);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, z.scalar_type(), "dwconv_gn_sigmoid", [&] {
@@ -290,10 +291,11 @@ std::vector<at::Tensor> dwconv_gn_sigmoid_forward(const at::Tensor& z, const at:
     acc_t* meanp = mean.mutable_data_ptr<acc_t>();
     acc_t* rstdp = rstd.mutable_data_ptr<acc_t>();
     at::parallel_for(0, N * groups, grain(M * K), [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> zpad(Lp + K - 1), row(Lp), taps(K);
+      std::vector<acc_t> zpad(Lp + K - 1), row(Lp), taps(K), scratch(save ? 0 : M);
       for (int64_t ng = begin; ng < end; ++ng) {
         const int64_t n = ng / groups, g = ng % groups;
-        acc_t* ug = up + (n * C + g * cg) * L;  // the group's channels are contiguous
+        // the group's conv output: its channels are contiguous
+        acc_t* ug = save ? up + (n * C + g * cg) * L : scratch.data();
         for (int64_t ci = 0; ci < cg; ++ci) {
           const int64_t c = g * cg + ci;
           pad_row(zp + (n * C + c) * L, L, pad, zpad);
@@ -451,8 +453,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("grad"), py::arg("a_h"), py::arg("a_w"), py::arg("b_h"), py::arg("b_w"));
   m.def("dwconv_gn_sigmoid_forward", &dwconv_gn_sigmoid_forward,
         "(sigmoid(GroupNorm(depthwise conv1d(z))), conv output, GN mean, GN rstd) for strips z "
-        "(N, C, L)", py::arg("z"), py::arg("weight"), py::arg("gamma"), py::arg("beta"),
-        py::arg("groups"), py::arg("eps"));
+        "(N, C, L); u is empty unless save", py::arg("z"), py::arg("weight"), py::arg("gamma"),
+        py::arg("beta"), py::arg("groups"), py::arg("eps"), py::arg("save"));
   m.def("dwconv_gn_sigmoid_backward", &dwconv_gn_sigmoid_backward,
         "gradients (z, weight, gamma, beta) of dwconv_gn_sigmoid_forward", py::arg("grad"),
         py::arg("out"), py::arg("u"), py::arg("mean"), py::arg("rstd"), py::arg("z"),
