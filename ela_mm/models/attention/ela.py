@@ -122,28 +122,33 @@ class ELA(nn.Module):
             self.gn_h = nn.GroupNorm(num_groups, in_channels)
             self.gn_w = nn.GroupNorm(num_groups, in_channels)
 
-    def _branch(self, z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Tensor:
-        """sigmoid(GN(conv(z))) for strips z (N, C, L). A depthwise conv on CPU takes the fused
-        C++ kernels (forward and backward); otherwise the 1D conv runs as a (k x 1) 2D conv:
-        same result, and several times faster for depthwise kernels on CPU."""
+    def _kernel_branch(self, z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Optional[Tensor]:
+        """sigmoid(GN(conv(z))) by the C++ strip operator (forward and backward) where it
+        applies (fused, depthwise conv, CPU, ...); ``None`` otherwise."""
         if self.fused and conv.groups == conv.in_channels:
-            out = dwconv_gn_sigmoid(z, conv.weight, gn)
-            if out is not None:
-                return out
+            return dwconv_gn_sigmoid(z, conv.weight, gn)
+        return None
+
+    @staticmethod
+    def _branch(z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Tensor:
+        """sigmoid(GN(conv(z))) for strips z (N, C, L) with PyTorch ops; the 1D conv runs as a
+        (k x 1) 2D conv: same result, and several times faster for depthwise kernels on CPU."""
         z = F.conv2d(z.unsqueeze(-1), conv.weight.unsqueeze(-1), padding=(conv.padding[0], 0),
                      groups=conv.groups).squeeze(-1)
         return gn(z).sigmoid()
 
     def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:
         """Attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
-        if not self.shared:
-            return (self._branch(z_h, self.conv_h, self.gn_h),
-                    self._branch(z_w, self.conv_w, self.gn_w))
-        # square input: one call for both strips (GN is per sample); not when tracing, so that
-        # a graph traced on a square example also runs on other shapes
-        if z_h.shape == z_w.shape and not is_tracing():
+        pairs = (((z_h, self.conv, self.gn), (z_w, self.conv, self.gn)) if self.shared else
+                 ((z_h, self.conv_h, self.gn_h), (z_w, self.conv_w, self.gn_w)))
+        a_h = self._kernel_branch(*pairs[0])
+        if a_h is not None:  # the C++ operator: one call per strip costs less than a cat
+            return a_h, self._kernel_branch(*pairs[1])
+        # PyTorch ops, square input, shared: one call for both strips (GN is per sample); not
+        # when tracing, so that a graph traced on a square example also runs on other shapes
+        if self.shared and z_h.shape == z_w.shape and not is_tracing():
             return self._branch(torch.cat([z_h, z_w]), self.conv, self.gn).chunk(2)
-        return self._branch(z_h, self.conv, self.gn), self._branch(z_w, self.conv, self.gn)
+        return self._branch(*pairs[0]), self._branch(*pairs[1])
 
     def forward(self, x: Tensor) -> Tensor:
         return strip_attention(x, self.attend, list(self.parameters()), fused=self.fused)
