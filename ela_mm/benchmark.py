@@ -135,7 +135,8 @@ def report(path: str, key: str, title: str, device: str, repeats: int, text: str
     cmd = 'python ' + ' '.join(sys.argv)
     write_section(path, key, (
         f'### {title}\n\nMeasured {date.today()} on {machine(device)}, torch '
-        f'{torch.__version__}, medians of {repeats} interleaved rounds, by\n\n```\n{cmd}\n```'
+        f'{torch.__version__}, {repeats} interleaved rounds (times: medians; ratios: medians '
+        f'of the per-round ratios), by\n\n```\n{cmd}\n```'
         f'\n\n{text}'))
 
 
