@@ -2,32 +2,55 @@
 VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ela_mm-setup
+EXT_SRC := $(wildcard ela_mm/ops/csrc/*.cpp ela_mm/ops/csrc/*.h)
+EXT_STAMP := $(VENV)/.ela_mm-ext
+LINT_PATHS := ela_mm tools tests configs setup.py
 export VENV
 
-.PHONY: help setup demo demo-seg test bench
+.PHONY: help setup ext demo demo-seg test lint format bench
 help:
-	@echo "make setup   create/refresh $(VENV) with the pinned OpenMMLab stack (first time ~15 min)"
-	@echo "make demo    the main job: train + test YOLOX-Nano+ELA on the toy data (set-up first if missing)"
+	@echo "make setup     create/refresh $(VENV) with the pinned OpenMMLab stack (first time ~15 min)"
+	@echo "make ext       rebuild only ela_mm's C++ extension (after a change in ela_mm/ops/csrc)"
+	@echo "make demo      the main job: train + test YOLOX-Nano+ELA on the toy data (set-up first if missing)"
 	@echo "make demo-seg  the same for DeepLabV3+ELA (mIoU)"
-	@echo "make test    run the test suite (set-up first if missing)"
-	@echo "make bench   attention-module benchmark -> docs/benchmarks.md"
+	@echo "make test      run the test suite (set-up first if missing)"
+	@echo "make lint      ruff check + ruff format --check over the Python tree"
+	@echo "make format    apply ruff's fixes and formatting"
+	@echo "make bench     attention-module benchmark -> docs/benchmarks.md"
 
 setup:
 	bash tools/setup_env.sh
-	@touch $(STAMP)
+	@touch $(STAMP) $(EXT_STAMP)
 
 # set-up runs only when it has never completed in this environment, or its recipe changed
-$(STAMP): tools/setup_env.sh requirements/tests.txt setup.py ela_mm/ops/csrc/strip_attention.cpp
+$(STAMP): tools/setup_env.sh requirements/stack.txt requirements/tests.txt setup.py
 	$(MAKE) setup
 
-demo: $(STAMP)
+# the extension alone, in place (the editable install loads it from the source tree)
+$(EXT_STAMP): $(STAMP) $(EXT_SRC)
+	$(PY) setup.py -q build_ext --inplace
+	@touch $(EXT_STAMP)
+
+ext:
+	@rm -f $(EXT_STAMP)
+	$(MAKE) $(EXT_STAMP)
+
+demo: $(EXT_STAMP)
 	PY=$(PY) bash tools/demo.sh
 
-demo-seg: $(STAMP)
+demo-seg: $(EXT_STAMP)
 	PY=$(PY) TASK=seg bash tools/demo.sh
 
-test: $(STAMP)
+test: $(EXT_STAMP)
 	$(PY) -m pytest tests
 
-bench: $(STAMP)
-	$(PY) tools/analysis/bench_attention.py --write docs/benchmarks.md
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix $(LINT_PATHS)
+	$(PY) -m ruff format $(LINT_PATHS)
+
+bench: $(EXT_STAMP)
+	$(PY) tools/analysis/bench_modules.py --write docs/benchmarks.md

@@ -5,6 +5,8 @@ the installed torch, as mmcv does. Install with ``pip install --no-build-isolati
 the build sees that torch. ``ELA_MM_WITH_EXT=0`` skips the extension; ela_mm then runs its pure
 PyTorch path (same results, slower, see docs/benchmarks.md).
 """
+
+import glob
 import os
 import os.path as osp
 
@@ -26,11 +28,19 @@ def cpu_flags() -> list:
         return os.environ['ELA_MM_CPU_FLAGS'].split()
     try:
         with open('/proc/cpuinfo') as f:
-            flags = next((line.split(':', 1)[1].split() for line in f
-                          if line.startswith('flags')), [])
+            flags = next(
+                (line.split(':', 1)[1].split() for line in f if line.startswith('flags')), []
+            )
     except OSError:
         return []
     return ['-mavx2', '-mfma'] if {'avx2', 'fma'} <= set(flags) else []
+
+
+def requirements(name: str) -> list:
+    """The requirement lines of ``requirements/<name>.txt`` (comments dropped)."""
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'requirements', f'{name}.txt')
+    with open(path) as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
 
 
 def extensions():
@@ -42,11 +52,14 @@ def extensions():
         raise RuntimeError(
             'ela_mm builds a C++ extension against the installed torch: install torch first, '
             'then run `pip install --no-build-isolation -e .` (or set ELA_MM_WITH_EXT=0 to skip '
-            'the extension)') from e
+            'the extension)'
+        ) from e
     ext = CppExtension(
-        'ela_mm._ext', ['ela_mm/ops/csrc/strip_attention.cpp'],
+        'ela_mm._ext',
+        sorted(glob.glob('ela_mm/ops/csrc/*.cpp')),
         extra_compile_args=['-O3', '-fopenmp'] + cpu_flags(),
-        extra_link_args=['-fopenmp'])
+        extra_link_args=['-fopenmp'],
+    )
     return [ext], {'build_ext': BuildExtension}
 
 
@@ -57,11 +70,10 @@ setup(
     version=read_version(),
     description='Efficient Local Attention (ELA) for OpenMMLab 2.x: mmcv plugin layers, '
     'backbones, configs and tools for mmdet, mmsegmentation and mmpretrain',
-    long_description=open('README.md', encoding='utf-8').read()
-    if osp.exists('README.md') else '',
+    long_description=open('README.md', encoding='utf-8').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['ela_mm', 'ela_mm.*']),
-    package_data={'ela_mm': ['ops/csrc/*.cpp']},
+    package_data={'ela_mm': ['ops/csrc/*.cpp', 'ops/csrc/*.h']},
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     python_requires='>=3.9',
@@ -76,7 +88,10 @@ setup(
         'regex',
     ],
     extras_require={
-        'tests': ['pytest>=7', 'onnx', 'onnxruntime', 'onnxscript', 'grad-cam>=1.5'],
+        # the exact versions tested (tools/setup_env.sh); '===' (arbitrary equality, which
+        # keeps pip off a local '+cpu' torch wheel) as '==': pip's metadata parser refuses it
+        'stack': [r.replace('===', '==') for r in requirements('stack')],
+        'tests': requirements('tests'),
     },
     license='Apache-2.0',
     zip_safe=False,

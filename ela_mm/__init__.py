@@ -2,12 +2,17 @@
 
 ``import ela_mm`` (or ``custom_imports = dict(imports=['ela_mm'])`` in a config) registers the
 attention plugin layers in mmengine's root ``MODELS`` (found from every OpenMMLab scope), the
-plugin-ready backbones in the mmdet, mmseg and mmpretrain registries, and allowlists mmengine's
+attention backbones in the mmdet, mmseg and mmpretrain registries, and allowlists mmengine's
 checkpoint types for torch's safe loader.
+
+Where things live: ``models/attention`` (ELA and its peers), ``models/backbones`` (upstream
+backbones that take them), ``ops`` (fused ops and their C++ kernels, ``ops/csrc``),
+``datasets`` (the toy data generator), ``utils`` (helpers of the tools).
 """
-from .checkpoint import allow_mmengine_checkpoints
+
 from .models import *  # noqa: F401,F403
 from .models import __all__ as _models_all
+from .utils.checkpoint import allow_mmengine_checkpoints
 from .version import __version__
 
 allow_mmengine_checkpoints()

@@ -1,6 +1,9 @@
 """Every shipped config builds, runs forward and backward, holds the attention it declares, and
 its parameter count is the one the metafiles (and so the README) state."""
+
+import functools
 import glob
+import math
 import os
 import os.path as osp
 import subprocess
@@ -9,37 +12,104 @@ import textwrap
 
 import pytest
 import torch
+import torch.nn as nn
 import yaml
 from mmengine.registry import MODELS
 
-from ela_mm.runtime import build_model, count_params, load_config, tensor_outputs
+from ela_mm.utils.config import build_model, count_params, load_config, tensor_outputs
+from ela_mm.utils.model_index import parse_config_name
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if f'{os.sep}_base_{os.sep}' not in p)
-RESNET_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
-                 152: (3, 8, 36, 3)}
-MOBILENET_V2_BLOCKS = (1, 2, 3, 4, 3, 3, 1)
+CONFIGS = sorted(
+    p
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if f'{os.sep}_base_{os.sep}' not in p
+)
+RESNET_BLOCKS = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+# MobileNetV2 (expand ratio, output channels, blocks) per stage, input 32 channels
+MOBILENET_V2 = (
+    (1, 16, 1),
+    (6, 24, 2),
+    (6, 32, 3),
+    (6, 64, 4),
+    (6, 96, 3),
+    (6, 160, 3),
+    (6, 320, 1),
+)
+
+
+def stage_widths(backbone: dict):
+    """Per stage, the channel count at each insertion point, from the architecture tables
+    (independently of the code that builds the models)."""
+    t = backbone['type']
+    if t == 'PluginCSPDarknet':  # YOLOX-Nano: widen 0.25 of (64,) 128, 256, 512, 1024
+        widen = backbone.get('widen_factor', 1.0)
+        return [[int(c * widen)] for c in (128, 256, 512, 1024)]
+    if t in ('PluginResNetV1c', 'AttnResNet'):
+        depth = backbone['depth']
+        base = backbone.get('base_channels', 64)
+        exp = 1 if depth < 50 else 4
+        return [[base * 2**i * exp] * n for i, n in enumerate(RESNET_BLOCKS[depth])]
+    if t == 'AttnMobileNetV2':
+        widths, cin = [], 32
+        for ratio, cout, n in MOBILENET_V2:
+            widths.append([(cin if i == 0 else cout) * ratio for i in range(n)])
+            cin = cout
+        return widths
+    raise AssertionError(f'no architecture table for {t}')
 
 
 def declared_attention(backbone: dict):
-    """(attention config, expected module count) as the config declares them, from the
-    architecture tables, independently of the code that builds the model."""
+    """[(attention config, [width of each module])] as the config declares them."""
     t = backbone['type']
-    if t == 'PluginCSPDarknet':
-        return [(p['cfg'], sum(p['stages'])) for p in backbone.get('plugins') or []]
-    if t == 'PluginResNetV1c':
-        blocks = RESNET_BLOCKS[backbone['depth']]
-        return [(p['cfg'], sum(b for b, on in zip(blocks, p['stages']) if on))
-                for p in backbone.get('plugins') or []]
+    if t in ('PluginCSPDarknet', 'PluginResNetV1c'):
+        widths = stage_widths(backbone)
+        return [
+            (p['cfg'], [w for ws, on in zip(widths, p['stages']) if on for w in ws])
+            for p in backbone.get('plugins') or []
+        ]
     if t in ('AttnResNet', 'AttnMobileNetV2'):
         if backbone.get('attention') is None:
             return []
-        blocks = RESNET_BLOCKS[backbone['depth']] if t == 'AttnResNet' else MOBILENET_V2_BLOCKS
-        flags = backbone.get('attention_stages') or (True, ) * len(blocks)
-        return [(backbone['attention'], sum(b for b, on in zip(blocks, flags) if on))]
+        widths = stage_widths(backbone)
+        flags = backbone.get('attention_stages') or (True,) * len(widths)
+        return [(backbone['attention'], [w for ws, on in zip(widths, flags) if on for w in ws])]
     assert backbone.get('plugins') is None, f'unknown backbone {t} with plugins'
     return []
+
+
+def attention_params(cfg: dict, C: int) -> int:
+    """Parameters of one module on C channels, by each paper's design (README's table)."""
+    t = cfg['type']
+    if t == 'ELA':
+        k, div = {'T': (5, None), 'B': (7, None), 'S': (5, 8), 'L': (7, 8)}[
+            cfg.get('variant', 'B').upper()
+        ]
+        return k * C * (1 if div is None else div) + 2 * C
+    if t == 'SE':
+        s = C // 16
+        return 2 * C * s + s + C
+    if t == 'ECA':
+        k = int(abs(math.log2(C) / 2 + 0.5))
+        return k if k % 2 else k + 1
+    if t == 'CoordAtt':
+        m = max(8, C // 32)
+        return C * m + m + 2 * m + 2 * (m * C + C)
+    if t == 'CBAM':
+        s = C // 16
+        return 2 * C * s + s + C + 2 * 49
+    raise AssertionError(t)
+
+
+@functools.lru_cache(maxsize=None)
+def baseline_params(path: str) -> int:
+    return count_params(build_model(load_config(path)))
 
 
 def metafile_params():
@@ -64,14 +134,30 @@ def test_config_builds_runs_and_declares_its_attention(path):
     assert outs and all(torch.isfinite(o).all() for o in outs)
     sum(o.float().sum() for o in outs).backward()
     assert all(p.grad is not None for p in model.backbone.parameters() if p.requires_grad)
-    for att_cfg, expected in declared_attention(cfg.model.backbone):
+    declared = declared_attention(cfg.model.backbone)
+    for att_cfg, widths in declared:
         cls = MODELS.get(att_cfg['type'])
-        assert sum(isinstance(m, cls) for m in model.modules()) == expected, att_cfg
+        modules = [m for m in model.modules() if isinstance(m, cls)]
+        if att_cfg['type'] == 'ECA':  # no channel-sized weight: its kernel follows C
+            assert sorted(m.kernel_size for m in modules) == sorted(
+                attention_params(att_cfg, w) for w in widths
+            ), att_cfg
+        else:  # the channels each module was built for
+            first_conv = [
+                next(c for c in m.modules() if isinstance(c, (nn.Conv1d, nn.Conv2d)))
+                for m in modules
+            ]
+            assert sorted(c.in_channels for c in first_conv) == sorted(widths), att_cfg
     n = count_params(model)
     print(f'{osp.relpath(path, ROOT)}: {n} parameters')
+    baseline = osp.join(osp.dirname(path), parse_config_name(path).baseline + '.py')
+    if declared and osp.exists(baseline):  # the attention adds exactly its modules' parameters
+        added = sum(attention_params(c, w) for c, ws in declared for w in ws)
+        assert n - baseline_params(baseline) == added
     assert metafile_params().get(osp.normpath(path)) == n, (
         f'{osp.relpath(path, ROOT)} has {n} parameters; list it in its metafile.yml with that '
-        f'count (python tools/misc/metafile.py --write)')
+        f'count (python tools/misc/metafile.py --write)'
+    )
 
 
 def test_downstream_config_inherits_ours(tmp_path):
@@ -81,9 +167,11 @@ def test_downstream_config_inherits_ours(tmp_path):
     (tmp_path / 'mine.py').write_text(
         f"_base_ = '{base}'\n"
         "model = dict(backbone=dict(plugins=[dict(cfg=dict(type='ELA', variant='B'), "
-        "stages=(False, True, True, True))]))\n")
-    code = textwrap.dedent("""\
-        import ela_mm.runtime as r
+        'stages=(False, True, True, True))]))\n'
+    )
+    code = textwrap.dedent(
+        """\
+        import ela_mm.utils.config as r
         from ela_mm import ELA
         cfg = r.load_config('mine.py')
         m = r.build_model(cfg)
@@ -92,8 +180,9 @@ def test_downstream_config_inherits_ours(tmp_path):
         cfg = r.load_config(%r)
         cfg.merge_from_dict({'model.backbone.plugins.0.cfg.variant': 'S'}, allow_list_keys=True)
         print(cfg.model.backbone.plugins[0].cfg.variant)
-        """ % base)
-    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
-                         text=True)
+        """
+        % base
+    )
+    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["['B']", '20', 'S'], out.stdout

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded toy data: generate it (if absent), train YOLOX-Nano + ELA-T,
 # evaluate the checkpoint with tools/test.py, print the mAP, draw predictions and an attention
-# map. Fails if training diverged (mAP@0.5 below MIN_MAP).
+# map. Fails, with the error shown, if any step fails or if training did not learn (score below
+# MIN_MAP / MIN_MIOU). The score is read from the metrics file tools/test.py writes.
 #   TASK=seg bash tools/demo.sh   # the same for DeepLabV3 + ELA-B (mIoU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ export PYTHONWARNINGS=ignore
 
 if [ ! -f data/toy_voc/VOC2007/ImageSets/Main/test.txt ]; then
     echo "[demo] generating the toy VOC-format dataset (seed 0, ~10 s)"
-    $PY tools/misc/make_toy_voc.py --out data/toy_voc --seed 0
+    "$PY" tools/misc/make_toy_voc.py --out data/toy_voc --seed 0
 fi
 
 if [ "$TASK" = det ]; then
@@ -29,21 +30,39 @@ fi
 NAME=$(basename "$CONFIG" .py)
 WORK=work_dirs/demo/$NAME
 
+# run STEP LOG CMD...: show progress lines while it runs; on failure, show the log's end and stop
+run() {
+    local step=$1 log=$2
+    shift 2
+    mkdir -p "$(dirname "$log")"
+    set +e
+    "$@" 2>&1 | tee "$log" | grep --line-buffered -E "Epoch\(|Iter\(|$METRIC|\|.*\|"
+    local status=${PIPESTATUS[0]}
+    set -e
+    if [ "$status" -ne 0 ]; then
+        echo "[demo] FAILED: $step exited with status $status; the end of $log:"
+        tail -n 30 "$log"
+        exit "$status"
+    fi
+}
+
 echo "[demo] training $NAME on 2 CPU cores (seed $SEED; progress every few iterations)"
-$PY tools/train.py "$CONFIG" --work-dir "$WORK" --cfg-options randomness.seed="$SEED" \
-    2>&1 | grep --line-buffered -E "Epoch\(|Iter\(|mAP|mIoU|Error|error" || true
+rm -f "$WORK/last_checkpoint"
+run training "$WORK/train.log" "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" \
+    --cfg-options randomness.seed="$SEED"
 CKPT=$(cat "$WORK/last_checkpoint")
-[ -f "$CKPT" ] || { echo "[demo] training did not write a checkpoint"; exit 1; }
 
 echo "[demo] evaluating $CKPT with tools/test.py; predictions drawn under $WORK/test"
-$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" --show-dir predictions \
-    2>&1 | tee "$WORK/test.log" | grep --line-buffered -E "\|.*\||$METRIC" || true
-SCORE=$(grep -oE "$METRIC: [0-9.]+" "$WORK/test.log" | tail -1 | awk '{print $2}')
-[ -n "$SCORE" ] || { echo "[demo] no $METRIC in the test output (see $WORK/test.log)"; exit 1; }
+rm -rf "$WORK/test"
+run testing "$WORK/test.log" "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" \
+    --show-dir predictions
+SCORE=$("$PY" -c "import sys; from ela_mm.utils.results import read_test_metrics as r; \
+print(r(sys.argv[1])[sys.argv[2]])" "$WORK/test" "$METRIC")
 
 IMG=data/toy_voc/VOC2007/JPEGImages/$(head -1 data/toy_voc/VOC2007/ImageSets/Main/test.txt).jpg
-$PY tools/vis_attention.py "$CONFIG" "$CKPT" "$IMG" --layer "$LAYER" --cam \
-    --out "$WORK/attention.png" 2>/dev/null | tail -1
+run drawing "$WORK/vis.log" "$PY" tools/vis_attention.py "$CONFIG" "$CKPT" "$IMG" \
+    --layer "$LAYER" --cam --out "$WORK/attention.png"
+echo "[demo] attention map and Grad-CAM: $WORK/attention.png"
 
 echo "[demo] $NAME: $METRIC = $SCORE (seed $SEED)"
 if ! awk -v s="$SCORE" -v m="$MIN" 'BEGIN { exit !(s >= m) }'; then

@@ -13,13 +13,22 @@ PYTHON="${PYTHON:-python3}"
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --disable-pip-version-check --progress-bar off)
 
-# The pins (see README "Installation"). torch/torchvision use '===' so that pip takes the
-# registry builds: a local '+cpu' torch wheel would otherwise win, and no torchvision runs on it.
-TORCH=("torch===2.13.0" "torchvision===0.28.0")
-BUILD=("setuptools>=77.0.3,<81" "wheel" "ninja")
-MMENGINE="mmengine==0.10.7"
-MMCV="mmcv==2.1.0"
-DOWNSTREAM=("mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" "ftfy" "regex")
+# The pins: requirements/stack.txt is their one source (README's table and setup.py's `stack`
+# extra follow it). torch/torchvision are pinned with '===' there so that pip takes the registry
+# builds: a local '+cpu' torch wheel would otherwise win, and no torchvision runs on it.
+STACK="$ROOT/requirements/stack.txt"
+pin() {  # the requirement line of one package in requirements/stack.txt
+    local line
+    line=$(grep -E "^$1([=<>!~ ]|$)" "$STACK" | head -1)
+    [ -n "$line" ] || { echo "setup: $1 is not pinned in $STACK" >&2; exit 1; }
+    printf '%s' "$line"
+}
+version() { pin "$1" | sed -E 's/^[A-Za-z0-9_.-]+=+//'; }  # torch===2.13.0 -> 2.13.0
+TORCH=("$(pin torch)" "$(pin torchvision)")
+BUILD=("$(pin setuptools)" "wheel" "ninja")
+MMENGINE="$(pin mmengine)"
+MMCV="$(pin mmcv)"
+DOWNSTREAM=("$(pin mmdet)" "$(pin mmsegmentation)" "$(pin mmpretrain)" "$(pin ftfy)" "$(pin regex)")
 
 step() { printf '\n[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 have() { "$PY" - "$@" >/dev/null 2>&1 <<'PYEOF'
@@ -41,30 +50,30 @@ if [ ! -x "$PY" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-if have torch==2.13.0 torchvision==0.28.0 && "$PY" -c 'import torchvision' 2>/dev/null; then
+if have "torch==$(version torch)" "torchvision==$(version torchvision)" && "$PY" -c 'import torchvision' 2>/dev/null; then
     step "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
 else
-    step "installing torch 2.13.0 + torchvision 0.28.0 (~1-3 min, ~5 GB with CUDA runtime wheels)"
+    step "installing ${TORCH[*]} (~1-3 min, ~5 GB with CUDA runtime wheels)"
     "${PIP[@]}" "${TORCH[@]}"
 fi
 
 step "build tools and mmengine (seconds when present)"
 "${PIP[@]}" -q "${BUILD[@]}" "$MMENGINE"
 
-if have mmcv==2.1.0 && "$PY" -c 'import mmcv._ext' 2>/dev/null; then
-    step "mmcv 2.1.0 with compiled ops already installed"
+if have "mmcv==$(version mmcv)" && "$PY" -c 'import mmcv._ext' 2>/dev/null; then
+    step "$MMCV with compiled ops already installed"
 else
     if have mmcv; then
         step "removing an mmcv without compiled ops"
         "$PY" -m pip uninstall -y mmcv
     fi
-    step "building mmcv 2.1.0 with compiled ops from source (~10 min on 2 cores; cached afterwards)"
+    step "building $MMCV with compiled ops from source (~10 min on 2 cores; cached afterwards)"
     # Without --no-build-isolation pip builds in an environment without torch and silently
     # produces an mmcv with no mmcv._ext. CUDA ops are built when a GPU or FORCE_CUDA=1 is present.
     MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" --no-build-isolation "$MMCV"
 fi
 
-step "mmdet 3.3.0, mmsegmentation 1.2.2, mmpretrain 1.2.0 and test tools"
+step "${DOWNSTREAM[*]} and test tools"
 "${PIP[@]}" -q "${DOWNSTREAM[@]}" "$MMCV" "${TORCH[@]}"
 "${PIP[@]}" -q -r "$ROOT/requirements/tests.txt"
 

@@ -9,6 +9,7 @@ the predictions drawn (under the work dir's timestamped folder, as upstream tool
 ``--tta`` swaps in the config's ``tta_model``/``tta_pipeline``. Checkpoints load through torch's
 safe loader (ela_mm allowlists mmengine's own types).
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -16,8 +17,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import ela_mm  # noqa: E402,F401
-from ela_mm.launch import (add_common_args, build_runner, check_checkpoint,  # noqa: E402
-                           check_data, setup_config)
+from ela_mm.utils.checkpoint import check_checkpoint  # noqa: E402
+from ela_mm.utils.data_check import check_data  # noqa: E402
+from ela_mm.utils.launch import add_common_args, build_runner, setup_config  # noqa: E402
 
 
 def parse_args():
@@ -25,8 +27,11 @@ def parse_args():
     parser.add_argument('config', help='config file (path or pkg::path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dump the predictions to this pickle file')
-    parser.add_argument('--show-dir', help='draw predictions into this folder, inside the '
-                        'work dir (mmdet, mmpretrain: inside its timestamped run folder)')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this folder, inside the '
+        'work dir (mmdet, mmpretrain: inside its timestamped run folder)',
+    )
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
     return parser.parse_args()

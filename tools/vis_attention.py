@@ -10,6 +10,7 @@ its name (default: the deepest one); ``--list`` prints the names. The map is the
 ``a_h[c, :, None] * a_w[c, None, :]``, cropped to the image part of the (resized, padded) input
 and resized to the original image.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -23,8 +24,9 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ela_mm import ELA  # noqa: E402
-from ela_mm.launch import check_checkpoint  # noqa: E402
-from ela_mm.runtime import build_model, load_config, tensor_outputs  # noqa: E402
+from ela_mm.utils.checkpoint import check_checkpoint  # noqa: E402
+from ela_mm.utils.config import build_model, load_config, tensor_outputs  # noqa: E402
+from ela_mm.utils.visualization import strip_attention_map  # noqa: E402
 
 
 def parse_args():
@@ -35,8 +37,9 @@ def parse_args():
     parser.add_argument('--layer', help='name of the ELA module (default: the deepest)')
     parser.add_argument('--list', action='store_true', help='list the ELA modules and exit')
     parser.add_argument('--out', default='attention.png', help='output PNG')
-    parser.add_argument('--cam', action='store_true',
-                        help='add a Grad-CAM heat map of the last backbone stage')
+    parser.add_argument(
+        '--cam', action='store_true', help='add a Grad-CAM heat map of the last backbone stage'
+    )
     return parser.parse_args()
 
 
@@ -44,6 +47,7 @@ def prepare(cfg, model, image: str):
     """The test pipeline (without annotation loading) and the model's data preprocessor."""
     from mmengine.dataset import Compose, pseudo_collate
     from mmengine.registry import DefaultScope
+
     pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
     pipeline = [t for t in pipeline if 'LoadAnnotations' not in t['type']]
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -54,6 +58,7 @@ def prepare(cfg, model, image: str):
 
 def overlay(img: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     from matplotlib import colormaps
+
     heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
     colour = colormaps['jet'](heat)[..., :3] * 255
     return (img * (1 - alpha) + colour * alpha).astype(np.uint8)
@@ -61,12 +66,14 @@ def overlay(img: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray
 
 def to_image_frame(heat: torch.Tensor, sample, input_hw, ori_hw) -> np.ndarray:
     """Map a heat map over the network input back onto the original image."""
-    heat = F.interpolate(heat[None, None].float(), size=input_hw, mode='bilinear',
-                         align_corners=False)[0, 0]
+    heat = F.interpolate(
+        heat[None, None].float(), size=input_hw, mode='bilinear', align_corners=False
+    )[0, 0]
     h, w = sample.metainfo.get('img_shape', input_hw)[:2]
-    heat = heat[:int(h), :int(w)]  # drop padding
-    return F.interpolate(heat[None, None], size=ori_hw, mode='bilinear',
-                         align_corners=False)[0, 0].numpy()
+    heat = heat[: int(h), : int(w)]  # drop padding
+    return F.interpolate(heat[None, None], size=ori_hw, mode='bilinear', align_corners=False)[
+        0, 0
+    ].numpy()
 
 
 class _Scalar(nn.Module):
@@ -80,15 +87,20 @@ class _Scalar(nn.Module):
         out = self.model(x, mode='tensor')
         if self.task == 'mmdet':  # YOLOX-style (cls_scores, bbox_preds, objectness)
             cls, _, obj = out
-            return sum((c.sigmoid() * o.sigmoid()).amax(dim=1).flatten(1).amax(dim=1)
-                       for c, o in zip(cls, obj))
+            return sum(
+                (c.sigmoid() * o.sigmoid()).amax(dim=1).flatten(1).amax(dim=1)
+                for c, o in zip(cls, obj)
+            )
         return tensor_outputs(out)[0]
 
 
 def grad_cam(model, task, inputs) -> torch.Tensor:
     from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import (ClassifierOutputTarget,
-                                                      SemanticSegmentationTarget)
+    from pytorch_grad_cam.utils.model_targets import (
+        ClassifierOutputTarget,
+        SemanticSegmentationTarget,
+    )
+
     layer = list(model.backbone.children())[-1]
     wrapper = _Scalar(model, task)
     with torch.no_grad():
@@ -117,14 +129,14 @@ def main() -> None:
         return
     name = args.layer or list(elas)[-1]
     if name not in elas:
-        raise ValueError(f'--layer {name!r} is not an ELA module of this model; '
-                         f'choose one of: {", ".join(elas)}')
+        raise ValueError(
+            f'--layer {name!r} is not an ELA module of this model; choose one of: {", ".join(elas)}'
+        )
     captured = {}
 
     def hook(module, inp, out):
-        x = inp[0]
-        a_h, a_w = module.attend(x.mean(3), x.mean(2))
-        captured['map'] = (a_h[0, :, :, None] * a_w[0, :, None, :]).mean(0)
+        captured['map'] = strip_attention_map(module, inp[0])
+
     inputs, sample = prepare(cfg, model, args.image)
     handle = elas[name].register_forward_hook(hook)
     with torch.no_grad():

@@ -18,7 +18,7 @@ ones occlude earlier ones; mostly hidden or tiny objects are marked difficult), 
 background is a random gradient with distractor strokes and blobs in object colours, so that the
 task needs shape and localisation, not colour.
 """
-import argparse
+
 import os
 import os.path as osp
 import random
@@ -30,9 +30,28 @@ from PIL import Image, ImageDraw, ImageFilter
 
 #: (VOC class name, shape) of the toy classes; VOC index = position in VOC_CLASSES
 TOY_CLASSES = (('aeroplane', 'triangle'), ('bicycle', 'ring'), ('bird', 'ellipse'))
-VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
-               'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'person', 'pottedplant',
-               'sheep', 'sofa', 'train', 'tvmonitor')
+VOC_CLASSES = (
+    'background',
+    'aeroplane',
+    'bicycle',
+    'bird',
+    'boat',
+    'bottle',
+    'bus',
+    'car',
+    'cat',
+    'chair',
+    'cow',
+    'diningtable',
+    'dog',
+    'horse',
+    'person',
+    'pottedplant',
+    'sheep',
+    'sofa',
+    'train',
+    'tvmonitor',
+)
 BORDER = 255  # VOC marks object outlines as 'ignore'
 
 
@@ -58,13 +77,17 @@ def toy_metainfo(segmentation: bool = False) -> dict:
     names = [n for n, _ in TOY_CLASSES]
     if segmentation:
         names = ['background'] + names
-    return dict(classes=tuple(names),
-                palette=[tuple(pal[3 * VOC_CLASSES.index(n):3 * VOC_CLASSES.index(n) + 3])
-                         for n in names])
+    return dict(
+        classes=tuple(names),
+        palette=[
+            tuple(pal[3 * VOC_CLASSES.index(n) : 3 * VOC_CLASSES.index(n) + 3]) for n in names
+        ],
+    )
 
 
-def _shape_mask(shape: str, size: Tuple[int, int], box: Tuple[int, int, int, int],
-                rng: random.Random) -> Image.Image:
+def _shape_mask(
+    shape: str, size: Tuple[int, int], box: Tuple[int, int, int, int], rng: random.Random
+) -> Image.Image:
     m = Image.new('L', size, 0)
     d = ImageDraw.Draw(m)
     x0, y0, x1, y1 = box
@@ -100,8 +123,11 @@ def _background(rng: random.Random, w: int, h: int) -> Image.Image:
     for _ in range(rng.randint(3, 8)):  # distractors: strokes and small blobs, any colour
         col = tuple(rng.randrange(256) for _ in range(3))
         if rng.random() < 0.6:
-            d.line([(rng.randrange(w), rng.randrange(h)) for _ in range(rng.randint(2, 4))],
-                   fill=col, width=rng.randint(1, 3))
+            d.line(
+                [(rng.randrange(w), rng.randrange(h)) for _ in range(rng.randint(2, 4))],
+                fill=col,
+                width=rng.randint(1, 3),
+            )
         else:
             r = rng.randint(2, max(3, min(w, h) // 14))
             cx, cy = rng.randrange(w), rng.randrange(h)
@@ -158,8 +184,9 @@ def make_image(rng: random.Random, name: str, root: str) -> None:
         box = (int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1, int(ys.max()) + 1)
         objects.append((cls, box, visible < 0.35 or mask.sum() < 64))
         m = Image.fromarray(((owners == k) * 255).astype(np.uint8))
-        edge = (np.array(m.filter(ImageFilter.MaxFilter(5))) > 0) & \
-            ~(np.array(m.filter(ImageFilter.MinFilter(5))) > 0)
+        edge = (np.array(m.filter(ImageFilter.MaxFilter(5))) > 0) & ~(
+            np.array(m.filter(ImageFilter.MinFilter(5))) > 0
+        )
         outline |= edge
     label[outline] = BORDER
     img = img.filter(ImageFilter.GaussianBlur(0.6))
@@ -173,8 +200,13 @@ def make_image(rng: random.Random, name: str, root: str) -> None:
 def generate(out: str, num_train: int = 240, num_test: int = 80, seed: int = 0) -> str:
     """Write the toy dataset under ``out`` (its VOC2007 folder) and return that folder."""
     root = osp.join(out, 'VOC2007')
-    for sub in ('JPEGImages', 'Annotations', 'SegmentationClass', 'ImageSets/Main',
-                'ImageSets/Segmentation'):
+    for sub in (
+        'JPEGImages',
+        'Annotations',
+        'SegmentationClass',
+        'ImageSets/Main',
+        'ImageSets/Segmentation',
+    ):
         os.makedirs(osp.join(root, sub), exist_ok=True)
     rng = random.Random(seed)
     names = [f'{i:06d}' for i in range(1, num_train + num_test + 1)]
@@ -182,26 +214,12 @@ def generate(out: str, num_train: int = 240, num_test: int = 80, seed: int = 0) 
         make_image(rng, name, root)
     train, test = names[:num_train], names[num_train:]
     val = test  # the toy set has no separate validation split: val is the test split
-    splits = {'Main': dict(train=train, val=val, trainval=train + val, test=test),
-              'Segmentation': dict(train=train, val=val, trainval=train + val)}
+    splits = {
+        'Main': dict(train=train, val=val, trainval=train + val, test=test),
+        'Segmentation': dict(train=train, val=val, trainval=train + val),
+    }
     for folder, sets in splits.items():
         for split, ids in sets.items():
             with open(osp.join(root, 'ImageSets', folder, f'{split}.txt'), 'w') as f:
                 f.write('\n'.join(ids) + '\n')
     return root
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description='Generate the toy VOC-format dataset.')
-    parser.add_argument('--out', default='data/toy_voc', help='output folder')
-    parser.add_argument('--num-train', type=int, default=240)
-    parser.add_argument('--num-test', type=int, default=80)
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    root = generate(args.out, args.num_train, args.num_test, args.seed)
-    print(f'toy VOC dataset (seed {args.seed}): {args.num_train} train + {args.num_test} test '
-          f'images in {root}')
-
-
-if __name__ == '__main__':
-    main()

@@ -1,6 +1,17 @@
-"""Fused operations: strip pooling + gating of strip-attention modules (ELA, CA)."""
-from .strip_attention import (dwconv_gn_sigmoid, has_fused_kernels, is_tracing,
-                              strip_attention, strip_attention_reference)
+"""Fused operations of the strip-attention modules (ELA, CA) and their compiled kernels."""
 
-__all__ = ['strip_attention', 'strip_attention_reference', 'has_fused_kernels',
-           'dwconv_gn_sigmoid', 'is_tracing']
+from .dwconv_gn_sigmoid import conv_gn_sigmoid
+from .ext_loader import has_fused_kernels, kernels_in_use, load_ext
+from .strip_attention import Path, select_path, strip_attention, strip_gate, strip_pool
+
+__all__ = [
+    'Path',
+    'select_path',
+    'strip_attention',
+    'strip_pool',
+    'strip_gate',
+    'conv_gn_sigmoid',
+    'has_fused_kernels',
+    'kernels_in_use',
+    'load_ext',
+]

@@ -7,6 +7,7 @@ The parameter counts in the metafiles and the README come from here and are chec
 built models by tests/test_configs.py. Results stay "not yet trained" until a measured number
 is entered in a metafile's ``Results``.
 """
+
 import argparse
 import glob
 import os.path as osp
@@ -15,7 +16,8 @@ from collections import defaultdict
 
 import yaml
 
-from ela_mm.runtime import build_model, count_params, load_config
+from ela_mm.utils.config import build_model, count_params, load_config
+from ela_mm.utils.model_index import DATASETS, attention_label, parse_config_name
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = {
@@ -26,19 +28,13 @@ FAMILIES = {
     'toy': ('toy task (generated data)', 'Toy'),
 }
 SCOPES = {'mmdet': ('Object Detection', 'YOLOX'), 'mmseg': ('Semantic Segmentation', 'DeepLabV3')}
-DATASETS = {'coco': 'COCO', 'voc0712': 'Pascal VOC 07+12', 'voc12aug': 'Pascal VOC 2012 aug',
-            'in1k': 'ImageNet-1k', 'toyvoc': 'toy VOC (generated)'}
-ATTENTION = {'ELA': 'ELA-{variant}', 'SE': 'SE', 'ECA': 'ECA', 'CoordAtt': 'CA', 'CBAM': 'CBAM'}
 
 
 def attention_of(backbone: dict) -> str:
     cfgs = [p['cfg'] for p in backbone.get('plugins') or []]
     if backbone.get('attention'):
         cfgs.append(backbone['attention'])
-    if not cfgs:
-        return 'none'
-    return ', '.join(ATTENTION[c['type']].format(variant=c.get('variant', 'B').upper())
-                     for c in cfgs)
+    return attention_label(cfgs)
 
 
 def collect():
@@ -49,12 +45,27 @@ def collect():
             continue
         cfg = load_config(path)
         name = osp.splitext(osp.basename(path))[0]
-        dataset = next(v for k, v in DATASETS.items() if name.endswith(k) or f'_{k}-' in name)
+        parsed = parse_config_name(name)
+        dataset = DATASETS[parsed.dataset]
         task, model = SCOPES[cfg.default_scope] if family == 'toy' else FAMILIES[family]
-        rows.append(dict(family=family, name=name, dataset=dataset, task=task, model=model,
-                         config=osp.relpath(path, ROOT),
-                         attention=attention_of(cfg.model.backbone),
-                         params=count_params(build_model(cfg))))
+        rows.append(
+            dict(
+                family=family,
+                name=name,
+                dataset=dataset,
+                task=task,
+                model=model,
+                config=osp.relpath(path, ROOT),
+                attention=attention_of(cfg.model.backbone),
+                named=parsed.attention or 'none',
+                params=count_params(build_model(cfg)),
+            )
+        )
+        if rows[-1]['attention'] != rows[-1]['named']:
+            raise ValueError(
+                f'{name}: the name says attention {rows[-1]["named"]}, the model '
+                f'builds {rows[-1]["attention"]}'
+            )
         print(f'built {name}: {rows[-1]["params"]}', file=sys.stderr)
     return rows
 
@@ -66,32 +77,56 @@ def write_metafiles(rows) -> None:
     for family, items in by_family.items():
         collection = FAMILIES[family][1]
         meta = dict(
-            Collections=[dict(Name=f'{collection} + attention', Metadata=dict(
-                Architecture=[collection, 'ELA', 'SE', 'ECA', 'CA', 'CBAM']),
-                Paper=dict(Title='ELA: Efficient Local Attention for Deep Convolutional '
-                           'Neural Networks', URL='https://arxiv.org/abs/2403.01123'))],
-            Models=[dict(Name=r['name'], In_Collection=f'{collection} + attention',
-                         Config=r['config'],
-                         Metadata=dict(Parameters=r['params'], Attention=r['attention'],
-                                       Training_Data=r['dataset'], Status='not yet trained'),
-                         Results=[dict(Task=r['task'], Dataset=r['dataset'], Metrics={})])
-                    for r in items])
+            Collections=[
+                dict(
+                    Name=f'{collection} + attention',
+                    Metadata=dict(Architecture=[collection, 'ELA', 'SE', 'ECA', 'CA', 'CBAM']),
+                    Paper=dict(
+                        Title='ELA: Efficient Local Attention for Deep Convolutional '
+                        'Neural Networks',
+                        URL='https://arxiv.org/abs/2403.01123',
+                    ),
+                )
+            ],
+            Models=[
+                dict(
+                    Name=r['name'],
+                    In_Collection=f'{collection} + attention',
+                    Config=r['config'],
+                    Metadata=dict(
+                        Parameters=r['params'],
+                        Attention=r['attention'],
+                        Training_Data=r['dataset'],
+                        Status='not yet trained',
+                    ),
+                    Results=[dict(Task=r['task'], Dataset=r['dataset'], Metrics={})],
+                )
+                for r in items
+            ],
+        )
         text = yaml.safe_dump(meta, sort_keys=False).replace('In_Collection', 'In Collection')
         text = text.replace('Training_Data', 'Training Data')
         with open(osp.join(ROOT, 'configs', family, 'metafile.yml'), 'w') as f:
             f.write('# Generated by tools/misc/metafile.py --write; parameters are measured.\n')
             f.write(text)
     with open(osp.join(ROOT, 'model-index.yml'), 'w') as f:
-        f.write(yaml.safe_dump(dict(Import=[f'configs/{fam}/metafile.yml'
-                                            for fam in sorted(by_family)])))
+        f.write(
+            yaml.safe_dump(
+                dict(Import=[f'configs/{fam}/metafile.yml' for fam in sorted(by_family)])
+            )
+        )
 
 
 def table(rows) -> str:
-    out = ['| task | dataset | model | attention | params | results | config |',
-           '|---|---|---|---|---|---|---|']
+    out = [
+        '| task | dataset | model | attention | params | results | config |',
+        '|---|---|---|---|---|---|---|',
+    ]
     for r in rows:
-        out.append(f"| {r['task']} | {r['dataset']} | {r['model']} | {r['attention']} | "
-                   f"{r['params']:,} | not yet trained | [{r['name']}]({r['config']}) |")
+        out.append(
+            f'| {r["task"]} | {r["dataset"]} | {r["model"]} | {r["attention"]} | '
+            f'{r["params"]:,} | not yet trained | [{r["name"]}]({r["config"]}) |'
+        )
     return '\n'.join(out)
 
 

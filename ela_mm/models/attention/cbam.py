@@ -1,8 +1,16 @@
 """CBAM: Convolutional Block Attention Module.
 
 Sanghyun Woo, Jongchan Park, Joon-Young Lee, In So Kweon. "CBAM: Convolutional Block Attention
-Module", ECCV 2018.
+Module", ECCV 2018. https://arxiv.org/abs/1807.06521
+
+Follows the paper's equations: channel attention from average- and max-pooled descriptors
+through one shared MLP (with biases), summed, sigmoid; then spatial attention
+``sigmoid(conv7x7([mean_c; max_c]))`` with a conv without bias and WITHOUT BatchNorm. The
+authors' code (github.com/Jongchan/attention-module) and timm's ``CbamModule`` put a BatchNorm
+after that conv; this module keeps the paper's form (no extra parameters, nothing to update in
+eval).
 """
+
 import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
@@ -30,15 +38,20 @@ class CBAM(nn.Module):
     def __init__(self, in_channels: int, reduction: int = 16, spatial_kernel: int = 7) -> None:
         super().__init__()
         if in_channels < 1 or reduction < 1:
-            raise ValueError(f'CBAM: in_channels and reduction must be positive, got '
-                             f'in_channels={in_channels}, reduction={reduction}')
+            raise ValueError(
+                f'CBAM: in_channels and reduction must be positive, got '
+                f'in_channels={in_channels}, reduction={reduction}'
+            )
         if spatial_kernel < 1 or spatial_kernel % 2 == 0:
-            raise ValueError(f'CBAM: spatial_kernel must be a positive odd number, got '
-                             f'{spatial_kernel}')
+            raise ValueError(
+                f'CBAM: spatial_kernel must be a positive odd number, got {spatial_kernel}'
+            )
         hidden = max(1, in_channels // reduction)
         self.mlp = nn.Sequential(
-            nn.Conv2d(in_channels, hidden, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, in_channels, 1))
+            nn.Conv2d(in_channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, in_channels, 1),
+        )
         self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,8 +1,15 @@
 """CA: Coordinate Attention.
 
 Qibin Hou, Daquan Zhou, Jiashi Feng. "Coordinate Attention for Efficient Mobile Network Design",
-CVPR 2021.
+CVPR 2021. https://arxiv.org/abs/2103.02907
+
+Follows the authors' reference implementation (github.com/houqb/CoordAttention, ``coordatt.py``):
+strip means concatenated along the spatial axis, a shared 1x1 conv C -> mip with bias,
+BatchNorm, h-swish, then one 1x1 conv mip -> C per direction with bias, sigmoid.
+``mip = max(8, C // reduction)`` as there. :meth:`CoordAtt.forward_reference` is that expression;
+:meth:`CoordAtt.forward` computes the same through the fused ops of :mod:`ela_mm.ops`.
 """
+
 from typing import Tuple
 
 import torch
@@ -11,35 +18,35 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from ela_mm.ops import strip_attention
+from ela_mm.ops import Path, select_path, strip_attention
 
 
 @MODELS.register_module()
 class CoordAtt(nn.Module):
     """Coordinate Attention, an mmcv plugin layer.
 
-    Strip means along W and H, concatenated along the spatial axis -> 1x1 conv C -> mip -> BN ->
-    h-swish -> split -> a 1x1 conv mip -> C per direction -> sigmoid -> ``y = x * a_h * a_w``.
-
     Args:
         in_channels: channels C of the input.
-        reduction: r; ``mip = max(min_channels, C // r)``. Default 32.
+        reduction: r; the bottleneck width is ``mip = max(min_channels, C // r)``. Default 32.
         min_channels: lower bound of mip. Default 8.
-        fused: use the same fused pooling/gating as :class:`ELA`
-            (:func:`ela_mm.ops.strip_attention`), so that comparisons time both modules through
-            their fastest path. ``False``: the plain expression.
+        fused: ``True`` (default): :meth:`forward` runs the same fused pooling/gating as
+            :class:`ELA`, so that comparisons time both modules through their fastest path;
+            ``False``: always :meth:`forward_reference`.
 
     Parameters: ``C*mip + mip`` (conv1) ``+ 2*mip`` (BN) ``+ 2*(mip*C + C)`` (conv_h, conv_w).
     """
 
     _abbr_ = 'coord_att'
 
-    def __init__(self, in_channels: int, reduction: int = 32, min_channels: int = 8,
-                 fused: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, reduction: int = 32, min_channels: int = 8, fused: bool = True
+    ) -> None:
         super().__init__()
         if in_channels < 1 or reduction < 1:
-            raise ValueError(f'CoordAtt: in_channels and reduction must be positive, got '
-                             f'in_channels={in_channels}, reduction={reduction}')
+            raise ValueError(
+                f'CoordAtt: in_channels and reduction must be positive, got '
+                f'in_channels={in_channels}, reduction={reduction}'
+            )
         mip = max(min_channels, in_channels // reduction)
         self.fused = fused
         self.conv1 = nn.Conv2d(in_channels, mip, 1)
@@ -47,14 +54,22 @@ class CoordAtt(nn.Module):
         self.conv_h = nn.Conv2d(mip, in_channels, 1)
         self.conv_w = nn.Conv2d(mip, in_channels, 1)
 
+    def forward(self, x: Tensor) -> Tensor:
+        path = select_path(x, self.parameters(), self.fused)
+        if path is Path.REFERENCE:
+            return self.forward_reference(x)
+        return strip_attention(x, self.attend, list(self.parameters()), path)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """What CA computes, in plain PyTorch ops."""
+        a_h, a_w = self.attend(x.mean(dim=3), x.mean(dim=2))
+        return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
+
     def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:
-        """Attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
+        """The attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
         h = z_h.shape[-1]
         y = torch.cat([z_h, z_w], dim=2).unsqueeze(-1)  # (N, C, H + W, 1)
         y = F.hardswish(self.bn1(self.conv1(y)))
         a_h = self.conv_h(y[:, :, :h]).sigmoid().squeeze(-1)
         a_w = self.conv_w(y[:, :, h:]).sigmoid().squeeze(-1)
         return a_h, a_w
-
-    def forward(self, x: Tensor) -> Tensor:
-        return strip_attention(x, self.attend, list(self.parameters()), fused=self.fused)

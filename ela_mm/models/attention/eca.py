@@ -1,8 +1,15 @@
 """ECA: Efficient Channel Attention.
 
-Qilong Wang et al. "ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks",
-CVPR 2020.
+Qilong Wang, Banggu Wu, Pengfei Zhu, Peihua Li, Wangmeng Zuo, Qinghua Hu. "ECA-Net: Efficient
+Channel Attention for Deep Convolutional Neural Networks", CVPR 2020.
+https://arxiv.org/abs/1910.03151
+
+Follows the authors' ``eca_layer`` (github.com/BangguWu/ECANet): global average pool, a 1D conv
+over the channel axis without bias, sigmoid. The kernel size comes from C by the paper's
+adaptive rule (its Eq. 12, as timm's ``EcaModule`` does); the authors' layer takes a fixed
+``k_size`` instead, which ``kernel_size=`` gives here.
 """
+
 import math
 from typing import Optional
 
@@ -33,8 +40,9 @@ class ECA(nn.Module):
 
     _abbr_ = 'eca'
 
-    def __init__(self, in_channels: int, kernel_size: Optional[int] = None, gamma: int = 2,
-                 b: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, kernel_size: Optional[int] = None, gamma: int = 2, b: int = 1
+    ) -> None:
         super().__init__()
         if in_channels < 1:
             raise ValueError(f'ECA: in_channels must be positive, got {in_channels}')

@@ -1,28 +1,35 @@
 """ELA: Efficient Local Attention.
 
 Wei Xu, Yi Wan. "ELA: Efficient Local Attention for Deep Convolutional Neural Networks",
-arXiv:2403.01123, 2024.
+arXiv:2403.01123, 2024. https://arxiv.org/abs/2403.01123
 
-ELA pools ``x`` into two strips (mean over W and mean over H), runs each through a 1D convolution
+No official code exists; this module follows the PyTorch listing of the paper's Figure 4: ONE
+1D conv and ONE GroupNorm applied to both strips (``shared=True``). ``shared=False`` gives each
+direction its own, as the paper's equations write F_h and F_w. timm (>= 1.0.23) ships a different
+design under the same name (``timm.layers.EfficientLocalAttn``): a conv and a norm per direction,
+GroupNorm with one group, and a SiLU before the sigmoid; see README, "ELA".
+
+ELA pools ``x`` into two strips (mean over W and mean over H), runs each through the 1D conv
 along its spatial axis, GroupNorm and a sigmoid, and gates ``x`` by both:
 ``y = x * sigmoid(GN(conv(mean_W x))) * sigmoid(GN(conv(mean_H x)))``. No channel reduction, no
-1x1 convolution, no residual.
+1x1 convolution, no residual. :meth:`ELA.forward_reference` is that expression in plain PyTorch;
+:meth:`ELA.forward` computes the same through the fused ops of :mod:`ela_mm.ops`.
 """
-from typing import Dict, NamedTuple, Optional, Tuple
 
-import torch
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from ela_mm.ops import dwconv_gn_sigmoid, is_tracing, strip_attention
+from ela_mm.ops import Path, conv_gn_sigmoid, select_path, strip_attention
+
 from .utils import check_divides
 
 
 class ELAVariant(NamedTuple):
     """Settings of one ELA variant. ``conv_groups_div``: conv groups = C // conv_groups_div."""
+
     kernel_size: int
     conv_groups_div: Optional[int]  # None: depthwise (groups = C)
     num_groups: int
@@ -53,8 +60,9 @@ class ELA(nn.Module):
             paper's Figure 4 listing does (and as its reported numbers were obtained);
             ``False`` gives each direction its own conv and GroupNorm, as the paper's equations
             write F_h and F_w.
-        fused: use the memory-lean fused pooling/gating (:func:`ela_mm.ops.strip_attention`);
-            ``False`` runs the plain reference expression. Results agree to float rounding.
+        fused: ``True`` (default): :meth:`forward` runs the fused ops of :mod:`ela_mm.ops`
+            (memory-lean pooling/gating, C++ kernels on CPU); ``False``: always
+            :meth:`forward_reference`. Results agree to float rounding.
 
     A channel count that the conv groups or the GroupNorm groups do not divide raises a
     ``ValueError`` that names the count, the groups and the override to pass.
@@ -65,19 +73,23 @@ class ELA(nn.Module):
 
     _abbr_ = 'ela'
 
-    def __init__(self,
-                 in_channels: int,
-                 variant: str = 'B',
-                 kernel_size: Optional[int] = None,
-                 conv_groups: Optional[int] = None,
-                 num_groups: Optional[int] = None,
-                 shared: bool = True,
-                 fused: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        variant: str = 'B',
+        kernel_size: Optional[int] = None,
+        conv_groups: Optional[int] = None,
+        num_groups: Optional[int] = None,
+        shared: bool = True,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         key = str(variant).upper()
         if key not in ELA_VARIANTS:
-            raise ValueError(f"ELA: unknown variant {variant!r}; choose one of 'T', 'B', 'S', 'L' "
-                             f'(case-insensitive), or pass kernel_size/conv_groups/num_groups')
+            raise ValueError(
+                f"ELA: unknown variant {variant!r}; choose one of 'T', 'B', 'S', 'L' "
+                f'(case-insensitive), or pass kernel_size/conv_groups/num_groups'
+            )
         spec = ELA_VARIANTS[key]
         name = f'ELA-{key}'
         if in_channels < 1:
@@ -85,8 +97,10 @@ class ELA(nn.Module):
         if kernel_size is None:
             kernel_size = spec.kernel_size
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'{name}: kernel_size must be a positive odd number so that the '
-                             f"'same' padding k//2 keeps the strip length, got {kernel_size}")
+            raise ValueError(
+                f'{name}: kernel_size must be a positive odd number so that the '
+                f"'same' padding k//2 keeps the strip length, got {kernel_size}"
+            )
         if conv_groups is None:
             if spec.conv_groups_div is None:
                 conv_groups = in_channels
@@ -94,7 +108,8 @@ class ELA(nn.Module):
                 raise ValueError(
                     f'{name}: conv groups C/{spec.conv_groups_div} need in_channels divisible by '
                     f'{spec.conv_groups_div}, got {in_channels}. Pass conv_groups=<a divisor of '
-                    f'{in_channels}> or choose variant T or B (depthwise conv).')
+                    f'{in_channels}> or choose variant T or B (depthwise conv).'
+                )
             else:
                 conv_groups = in_channels // spec.conv_groups_div
         check_divides(conv_groups, in_channels, f'{name}: conv_groups', 'conv_groups')
@@ -111,8 +126,14 @@ class ELA(nn.Module):
         self.fused = fused
 
         def conv() -> nn.Conv1d:
-            return nn.Conv1d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
-                             groups=conv_groups, bias=False)
+            return nn.Conv1d(
+                in_channels,
+                in_channels,
+                kernel_size,
+                padding=kernel_size // 2,
+                groups=conv_groups,
+                bias=False,
+            )
 
         if shared:
             self.conv = conv()
@@ -122,41 +143,40 @@ class ELA(nn.Module):
             self.gn_h = nn.GroupNorm(num_groups, in_channels)
             self.gn_w = nn.GroupNorm(num_groups, in_channels)
 
-    def _kernel_branch(self, z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Optional[Tensor]:
-        """sigmoid(GN(conv(z))) by the C++ strip operator (forward and backward) where it
-        applies (fused, depthwise conv, CPU, ...); ``None`` otherwise."""
-        if self.fused and conv.groups == conv.in_channels:
-            return dwconv_gn_sigmoid(z, conv.weight, gn)
-        return None
-
-    @staticmethod
-    def _branch(z: Tensor, conv: nn.Conv1d, gn: nn.GroupNorm) -> Tensor:
-        """sigmoid(GN(conv(z))) for strips z (N, C, L) with PyTorch ops; the 1D conv runs as a
-        (k x 1) 2D conv: same result, and several times faster for depthwise kernels on CPU."""
-        z = F.conv2d(z.unsqueeze(-1), conv.weight.unsqueeze(-1), padding=(conv.padding[0], 0),
-                     groups=conv.groups).squeeze(-1)
-        return gn(z).sigmoid()
-
-    def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:
-        """Attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
-        pairs = (((z_h, self.conv, self.gn), (z_w, self.conv, self.gn)) if self.shared else
-                 ((z_h, self.conv_h, self.gn_h), (z_w, self.conv_w, self.gn_w)))
-        a_h = self._kernel_branch(*pairs[0])
-        if a_h is not None:  # the C++ operator: one call per strip costs less than a cat
-            return a_h, self._kernel_branch(*pairs[1])
-        # PyTorch ops, square input, shared: one call for both strips (GN is per sample); not
-        # when tracing, so that a graph traced on a square example also runs on other shapes
-        if self.shared and z_h.shape == z_w.shape and not is_tracing():
-            return self._branch(torch.cat([z_h, z_w]), self.conv, self.gn).chunk(2)
-        return self._branch(*pairs[0]), self._branch(*pairs[1])
+    def _directions(self) -> Iterator[Tuple[nn.Conv1d, nn.GroupNorm]]:
+        """(conv, GroupNorm) for the H strip, then for the W strip."""
+        if self.shared:
+            return iter(((self.conv, self.gn), (self.conv, self.gn)))
+        return iter(((self.conv_h, self.gn_h), (self.conv_w, self.gn_w)))
 
     def forward(self, x: Tensor) -> Tensor:
-        return strip_attention(x, self.attend, list(self.parameters()), fused=self.fused)
+        path = select_path(x, self.parameters(), self.fused)
+        if path is Path.REFERENCE:
+            return self.forward_reference(x)
+        return strip_attention(x, self.attend, list(self.parameters()), path)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """What ELA computes, in plain PyTorch ops (the paper's Figure 4 listing)."""
+        (conv_h, gn_h), (conv_w, gn_w) = self._directions()
+        a_h = gn_h(conv_h(x.mean(dim=3))).sigmoid()  # (N, C, H)
+        a_w = gn_w(conv_w(x.mean(dim=2))).sigmoid()  # (N, C, W)
+        return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
+
+    def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:
+        """The attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means, through
+        the strip operator (C++ kernels where they apply)."""
+        (conv_h, gn_h), (conv_w, gn_w) = self._directions()
+        return (
+            conv_gn_sigmoid(z_h, conv_h.weight, self.conv_groups, gn_h),
+            conv_gn_sigmoid(z_w, conv_w.weight, self.conv_groups, gn_w),
+        )
 
     def extra_repr(self) -> str:
-        return (f'variant={self.variant}, in_channels={self.in_channels}, '
-                f'kernel_size={self.kernel_size}, conv_groups={self.conv_groups}, '
-                f'num_groups={self.num_groups}, shared={self.shared}')
+        return (
+            f'variant={self.variant}, in_channels={self.in_channels}, '
+            f'kernel_size={self.kernel_size}, conv_groups={self.conv_groups}, '
+            f'num_groups={self.num_groups}, shared={self.shared}'
+        )
 
 
 def _variant_alias(key: str):
@@ -164,11 +184,15 @@ def _variant_alias(key: str):
     def __init__(self, in_channels: int, **kwargs) -> None:
         ELA.__init__(self, in_channels, variant=key, **kwargs)
 
-    cls = type(f'ELA_{key}', (ELA,), {
-        '__init__': __init__,
-        '__doc__': f'ELA-{key}: :class:`ELA` with ``variant={key!r}``; other arguments as ELA.',
-        '__module__': __name__,
-    })
+    cls = type(
+        f'ELA_{key}',
+        (ELA,),
+        {
+            '__init__': __init__,
+            '__doc__': f'ELA-{key}: :class:`ELA` with ``variant={key!r}``; other arguments as ELA.',
+            '__module__': __name__,
+        },
+    )
     return MODELS.register_module(name=f'ELA-{key}', module=cls)
 
 

@@ -1,4 +1,5 @@
 """Build an attention module from a short name or a config, timm ``create_attn`` style."""
+
 from typing import Dict, Union
 
 import torch.nn as nn
@@ -29,8 +30,10 @@ def attention_cfg(name_or_cfg: Union[str, dict], **kwargs) -> dict:
     else:
         key = str(name_or_cfg).lower().replace('-', '_')
         if key not in ATTENTIONS:
-            raise ValueError(f'unknown attention {name_or_cfg!r}; known: {sorted(ATTENTIONS)} '
-                             f'(or pass a config dict with a registered "type")')
+            raise ValueError(
+                f'unknown attention {name_or_cfg!r}; known: {sorted(ATTENTIONS)} '
+                f'(or pass a config dict with a registered "type")'
+            )
         cfg = dict(ATTENTIONS[key])
     cfg.update(kwargs)
     return cfg

@@ -1,7 +1,13 @@
 """SE: Squeeze-and-Excitation.
 
 Jie Hu, Li Shen, Gang Sun. "Squeeze-and-Excitation Networks", CVPR 2018.
+https://arxiv.org/abs/1709.01507
+
+Follows the paper and the authors' block (github.com/hujie-frank/SENet): global average pool,
+FC C -> C/r with bias, ReLU, FC C/r -> C with bias, sigmoid; the FCs are 1x1 convs here, as in
+timm's ``SEModule``. The squeeze width is ``max(1, C // r)`` so that narrow layers keep one unit.
 """
+
 import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
@@ -25,8 +31,10 @@ class SE(nn.Module):
     def __init__(self, in_channels: int, reduction: int = 16) -> None:
         super().__init__()
         if in_channels < 1 or reduction < 1:
-            raise ValueError(f'SE: in_channels and reduction must be positive, got '
-                             f'in_channels={in_channels}, reduction={reduction}')
+            raise ValueError(
+                f'SE: in_channels and reduction must be positive, got '
+                f'in_channels={in_channels}, reduction={reduction}'
+            )
         squeeze = max(1, in_channels // reduction)
         self.fc1 = nn.Conv2d(in_channels, squeeze, 1)
         self.fc2 = nn.Conv2d(squeeze, in_channels, 1)

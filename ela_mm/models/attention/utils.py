@@ -10,4 +10,5 @@ def check_divides(groups: int, channels: int, what: str, override: str) -> None:
         raise ValueError(
             f'{what}={groups} does not divide in_channels={channels}. Pass {override}=<a divisor '
             f'of {channels}> (e.g. {override}={ok}, the largest divisor not above {groups}) or '
-            f'choose another variant.')
+            f'choose another variant.'
+        )

@@ -1,0 +1,75 @@
+"""Config and model helpers shared by the tools and tests: load any shipped or downstream config
+(file path or ``pkg::`` form), build its model in the config's own scope, feed it a tiny input."""
+
+import importlib
+from typing import Any, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile`` that also accepts ``mmdet::yolox/...``-style paths."""
+    if '::' in path:
+        from mmengine.hub import get_config
+
+        return get_config(path)
+    return Config.fromfile(path)
+
+
+def scope_registry(scope: str):
+    """The ``MODELS`` registry of an OpenMMLab scope ('mmdet', 'mmseg', 'mmpretrain')."""
+    return importlib.import_module(f'{scope}.registry').MODELS
+
+
+def build_model(cfg: Config, offline: bool = True) -> nn.Module:
+    """Build ``cfg.model`` in ``cfg.default_scope``. ``offline`` drops pretrained-weight settings
+    (URLs cannot be fetched here); the config object itself is not changed."""
+    model_cfg = cfg.model.copy()
+    if offline:
+        model_cfg.pop('pretrained', None)
+        if isinstance(model_cfg.get('backbone'), dict):
+            model_cfg['backbone'] = model_cfg['backbone'].copy()
+            model_cfg['backbone'].pop('init_cfg', None)
+    scope = cfg.get('default_scope')
+    with DefaultScope.overwrite_default_scope(scope):
+        model = scope_registry(scope).build(model_cfg) if scope else None
+    if model is None:
+        raise ValueError('config has no default_scope: cannot tell which library builds it')
+    return model
+
+
+def tensor_outputs(out: Any) -> Tuple[torch.Tensor, ...]:
+    """All tensors in a nested model output (tuples, lists, dicts)."""
+    if isinstance(out, torch.Tensor):
+        return (out,)
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (list, tuple)):
+        return tuple(t for o in out for t in tensor_outputs(o))
+    return ()
+
+
+def input_size(cfg: Config, default: int = 224) -> Tuple[int, int]:
+    """The (H, W) a config's model sees at test time: its ``crop_size`` (mmseg), else a crop
+    in the test pipeline (mmpretrain ``CenterCrop``), else the test ``Resize`` scale (mmdet)."""
+
+    def hw(s):
+        return (s, s) if isinstance(s, int) else (int(s[1]), int(s[0]))  # configs write (w, h)
+
+    if cfg.get('crop_size'):
+        return tuple(cfg.crop_size)
+    pipeline = cfg.get('test_pipeline') or cfg.get('test_dataloader', {}).get('dataset', {}).get(
+        'pipeline', []
+    )
+    for key in ('crop_size', 'scale'):
+        for t in pipeline:
+            if t.get(key) is not None:
+                return hw(t[key])
+    return default, default
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

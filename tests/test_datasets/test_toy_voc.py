@@ -1,0 +1,188 @@
+"""The toy dataset: deterministic, VOC-format, read by the unchanged upstream classes."""
+
+import filecmp
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ela_mm.datasets.toy_voc import VOC_CLASSES, generate, toy_metainfo
+
+
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    out = tmp_path_factory.mktemp('toy')
+    generate(str(out), num_train=24, num_test=8, seed=3)
+    return str(out)
+
+
+def test_deterministic_from_seed(toy, tmp_path):
+    generate(str(tmp_path / 'a'), num_train=24, num_test=8, seed=3)
+    generate(str(tmp_path / 'b'), num_train=24, num_test=8, seed=4)
+    for sub in (
+        'JPEGImages/000005.jpg',
+        'Annotations/000005.xml',
+        'SegmentationClass/000005.png',
+        'ImageSets/Main/test.txt',
+    ):
+        assert filecmp.cmp(
+            osp.join(toy, 'VOC2007', sub), str(tmp_path / 'a/VOC2007' / sub), shallow=False
+        )
+    assert not filecmp.cmp(
+        osp.join(toy, 'VOC2007/Annotations/000005.xml'),
+        str(tmp_path / 'b/VOC2007/Annotations/000005.xml'),
+        shallow=False,
+    )
+
+
+def test_mmdet_voc_dataset_reads_it(toy):
+    from mmdet.datasets import VOCDataset
+
+    ds = VOCDataset(
+        data_root=toy,
+        ann_file='VOC2007/ImageSets/Main/train.txt',
+        data_prefix=dict(sub_data_root='VOC2007/'),
+        metainfo=toy_metainfo(),
+        pipeline=[],
+        test_mode=True,
+    )
+    assert len(ds) == 24 and ds.metainfo['dataset_type'] == 'VOC2007'
+    labels, difficult, sizes = [], 0, []
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        for inst in info['instances']:
+            x0, y0, x1, y1 = inst['bbox']
+            assert 0 <= x0 < x1 <= info['width'] and 0 <= y0 < y1 <= info['height']
+            labels.append(inst['bbox_label'])
+            difficult += inst['ignore_flag']
+            sizes.append((x1 - x0) / info['width'])
+    assert set(labels) == {0, 1, 2}  # all three classes occur
+    assert difficult > 0  # occluded or tiny objects are flagged, as VOC does
+    assert min(sizes) < 0.15 < 0.3 < max(sizes)  # varied sizes
+
+
+def test_voc_metric_scores_ground_truth_as_perfect(toy):
+    """The unchanged VOCMetric wired to this data: GT boxes as predictions give mAP 1."""
+    import torch
+    from mmdet.datasets import VOCDataset
+    from mmdet.evaluation import VOCMetric
+
+    ds = VOCDataset(
+        data_root=toy,
+        ann_file='VOC2007/ImageSets/Main/test.txt',
+        data_prefix=dict(sub_data_root='VOC2007/'),
+        metainfo=toy_metainfo(),
+        pipeline=[],
+        test_mode=True,
+    )
+    metric = VOCMetric(metric='mAP', eval_mode='11points')
+    metric.dataset_meta = ds.metainfo
+    samples = []
+    for i in range(len(ds)):
+        inst = ds.get_data_info(i)['instances']
+        keep = [x for x in inst if not x['ignore_flag']]
+        ign = [x for x in inst if x['ignore_flag']]
+
+        def t(xs, key, shape):
+            return torch.tensor([x[key] for x in xs], dtype=torch.float32).reshape(shape)
+
+        samples.append(
+            dict(
+                gt_instances=dict(
+                    bboxes=t(keep, 'bbox', (-1, 4)), labels=t(keep, 'bbox_label', (-1,)).long()
+                ),
+                ignored_instances=dict(
+                    bboxes=t(ign, 'bbox', (-1, 4)), labels=t(ign, 'bbox_label', (-1,)).long()
+                ),
+                pred_instances=dict(
+                    bboxes=t(keep, 'bbox', (-1, 4)),
+                    labels=t(keep, 'bbox_label', (-1,)).long(),
+                    scores=torch.ones(len(keep)),
+                ),
+            )
+        )
+    metric.process({}, samples)
+    assert metric.compute_metrics(metric.results)['mAP'] == pytest.approx(1.0)
+
+
+def test_mmseg_pascal_voc_dataset_reads_it(toy):
+    from mmseg.datasets import PascalVOCDataset
+
+    ds = PascalVOCDataset(
+        data_root=osp.join(toy, 'VOC2007'),
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        ann_file='ImageSets/Segmentation/train.txt',
+        metainfo=toy_metainfo(segmentation=True),
+        pipeline=[],
+    )
+    assert len(ds) == 24
+    info = ds.get_data_info(0)
+    # the toy masks carry VOC indices; the subset metainfo remaps them like any VOC subset
+    assert info['label_map'][VOC_CLASSES.index('bird')] == 3
+    assert info['label_map'][VOC_CLASSES.index('dog')] == 255
+    png = Image.open(info['seg_map_path'])
+    assert png.mode == 'P' and png.getpalette()[3:6] == [128, 0, 0]
+    values = set(np.unique(np.array(png)))
+    assert 255 in values and 0 in values and values <= {0, 1, 2, 3, 255}
+
+
+def test_layout_matches_voc(toy):
+    root = osp.join(toy, 'VOC2007')
+    for f in (
+        'ImageSets/Main/train.txt',
+        'ImageSets/Main/val.txt',
+        'ImageSets/Main/trainval.txt',
+        'ImageSets/Main/test.txt',
+        'ImageSets/Segmentation/train.txt',
+        'ImageSets/Segmentation/val.txt',
+    ):
+        assert osp.isfile(osp.join(root, f)), f
+    assert len(os.listdir(osp.join(root, 'JPEGImages'))) == 32
+
+
+def _objects(root, name):
+    from xml.etree import ElementTree as ET
+
+    tree = ET.parse(osp.join(root, 'Annotations', f'{name}.xml'))
+    out = []
+    for o in tree.findall('object'):
+        b = o.find('bndbox')
+        box = [int(b.find(k).text) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
+        out.append((o.find('name').text, box, o.find('difficult').text == '1'))
+    return out
+
+
+def test_labels_name_the_drawn_shape(tmp_path):
+    """The XML label of each object names the class its pixels carry in the mask, and each
+    class is its shape: rings have a hole at the box centre, triangles fill about half of their
+    box, ellipses about pi/4. Only large, unoccluded objects are measured."""
+    generate(str(tmp_path), num_train=60, num_test=0, seed=5)
+    root = osp.join(str(tmp_path), 'VOC2007')
+    stats = {n: dict(centre=[], fill=[], own=[]) for n in ('aeroplane', 'bicycle', 'bird')}
+    for i in range(1, 61):
+        name = f'{i:06d}'
+        label = np.array(Image.open(osp.join(root, 'SegmentationClass', f'{name}.png')))
+        objs = _objects(root, name)
+        for k, (cls, (x0, y0, x1, y1), difficult) in enumerate(objs):
+            others = [b for j, (_, b, _) in enumerate(objs) if j != k]
+            if (
+                difficult
+                or min(x1 - x0, y1 - y0) < 24
+                or any(b[0] < x1 and x0 < b[2] and b[1] < y1 and y0 < b[3] for b in others)
+            ):
+                continue
+            idx = VOC_CLASSES.index(cls)
+            box = label[y0 - 1 : y1, x0 - 1 : x1]
+            inside = (box == idx) | (box == 255)
+            stats[cls]['centre'].append(label[(y0 + y1) // 2 - 1, (x0 + x1) // 2 - 1])
+            stats[cls]['fill'].append(inside.mean())
+            stats[cls]['own'].append(set(np.unique(box)) <= {0, idx, 255})
+    for cls, s in stats.items():
+        assert len(s['fill']) >= 5, cls
+        assert all(s['own']), f'{cls}: the box holds pixels of another class'
+    hole = {cls: np.mean([c == 0 for c in s['centre']]) for cls, s in stats.items()}
+    fill = {cls: float(np.median(s['fill'])) for cls, s in stats.items()}
+    assert hole['bicycle'] >= 0.9 and hole['aeroplane'] <= 0.1 and hole['bird'] <= 0.1, hole
+    assert fill['bird'] > 0.72 and 0.4 < fill['aeroplane'] < 0.65, fill

@@ -1,0 +1,102 @@
+"""What an install ships and the habits the tree keeps: every package folder is a package, a
+built wheel holds every module and the C++ sources, the pinned versions have one source, and the
+Python tree is lint-clean."""
+
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _tracked(pattern):
+    out = subprocess.run(['git', 'ls-files', pattern], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip('not a git checkout')
+    return out.stdout.split()
+
+
+def test_every_package_folder_is_a_package():
+    folders = {osp.dirname(p) for p in _tracked('ela_mm/*.py')}
+    missing = sorted(f for f in folders if not osp.isfile(osp.join(ROOT, f, '__init__.py')))
+    assert missing == [], f'folders without __init__.py (not installed by pip): {missing}'
+
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+    """A wheel built as pip builds it (without the extension: its files are what we check)."""
+    out = tmp_path_factory.mktemp('wheel')
+    env = dict(os.environ, ELA_MM_WITH_EXT='0')
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-build-isolation',
+            '-w',
+            str(out),
+            ROOT,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = glob.glob(str(out / '*.whl'))
+    return zipfile.ZipFile(path).namelist()
+
+
+def test_wheel_holds_every_module_and_the_cpp_sources(wheel):
+    wanted = [p for p in _tracked('ela_mm') if p.endswith(('.py', '.cpp', '.h'))]
+    missing = sorted(set(wanted) - set(wheel))
+    assert missing == [], f'not in the wheel: {missing}'
+    assert 'ela_mm/datasets/toy_voc.py' in wheel and 'ela_mm/ops/csrc/pybind.cpp' in wheel
+
+
+def test_pins_have_one_source():
+    """requirements/stack.txt is followed by setup.py's `stack` extra and README's table."""
+    pins = {}
+    with open(osp.join(ROOT, 'requirements', 'stack.txt')) as f:
+        for line in f:
+            line = line.split('#')[0].strip()
+            if line:
+                name, _, version = re.match(r'([A-Za-z0-9_.-]+)(={2,3}|>=|)(.*)', line).groups()
+                pins[name] = version
+    readme = open(osp.join(ROOT, 'README.md')).read()
+    table = readme[readme.index('| package | version |') :]
+    table = table[: table.index('\n\n')]
+    for name in (
+        'torch',
+        'torchvision',
+        'mmengine',
+        'mmcv',
+        'mmdet',
+        'mmsegmentation',
+        'mmpretrain',
+    ):
+        assert pins[name], name
+        row = next(r for r in table.splitlines() if name in r.split('|')[1])
+        assert pins[name] in row, f'README lists {row!r}, requirements/stack.txt {pins[name]}'
+    setup = open(osp.join(ROOT, 'setup.py')).read()
+    assert "requirements('stack')" in setup
+    script = open(osp.join(ROOT, 'tools', 'setup_env.sh')).read()
+    assert 'requirements/stack.txt' in script and '2.1.0' not in script
+
+
+def test_lint_clean():
+    """`make lint`: ruff check and ruff format --check over the Python tree."""
+    paths = ['ela_mm', 'tools', 'tests', 'configs', 'setup.py']
+    for args in (['check'], ['format', '--check']):
+        out = subprocess.run(
+            [sys.executable, '-m', 'ruff', *args, *paths], cwd=ROOT, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]

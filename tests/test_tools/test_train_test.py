@@ -1,0 +1,288 @@
+"""The tools end to end on the toy data: train, interrupt + resume, distributed launch on CPU,
+test with --out/--show-dir, bad-input errors, attention visualisation."""
+
+import copy
+import glob
+import os
+import os.path as osp
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ela_mm.datasets.toy_voc import generate
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_DET = osp.join(ROOT, 'configs/toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py')
+ENV = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+
+
+def small_config(tmp, data_root, epochs=2, **extra) -> str:
+    """The toy detection config on a tiny data set: 2 iterations per epoch at 96 px."""
+    lines = [
+        f"_base_ = '{TOY_DET}'",
+        f"data_root = '{data_root}/'",
+        'train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,',
+        '    dataset=dict(dataset=dict(data_root=data_root)))',
+        'val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,',
+        '    dataset=dict(data_root=data_root))',
+        'test_dataloader = val_dataloader',
+        f'train_cfg = dict(max_epochs={epochs}, val_interval={epochs})',
+        'default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=10),',
+        '    logger=dict(interval=1))',
+        'model = dict(data_preprocessor=dict(batch_augments=None))',
+        'img_scale = (96, 96)',
+    ] + [f'{k} = {v!r}' for k, v in extra.items()]
+    path = osp.join(tmp, 'small.py')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    out = tmp_path_factory.mktemp('toy')
+    generate(str(out), num_train=8, num_test=4, seed=0)
+    return str(out)
+
+
+def run(args, cwd, **kw):
+    return subprocess.run(
+        [sys.executable] + args, cwd=cwd, env=ENV, capture_output=True, text=True, **kw
+    )
+
+
+def test_train_interrupted_then_resumed(toy, tmp_path):
+    cfg = small_config(str(tmp_path), toy, epochs=4)
+    work = str(tmp_path / 'work')
+    proc = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools/train.py'), cfg, '--work-dir', work],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(work, 'epoch_2.pth')) and time.time() < deadline:
+        assert proc.poll() is None, 'training ended before it could be interrupted'
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)  # an interruption, not a clean stop
+    proc.wait()
+    assert not osp.exists(osp.join(work, 'epoch_4.pth'))
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    ckpt = torch.load(last, map_location='cpu')  # safe loader, allowlisted mmengine types
+    done_epoch, done_iter = ckpt['meta']['epoch'], ckpt['meta']['iter']
+    assert done_epoch >= 2 and done_iter == 2 * done_epoch  # 8 images / batch 4
+
+    # resume in-process, recording what the resumed loop starts from
+    sys.path.insert(0, ROOT)
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    import ela_mm  # noqa: F401
+    from ela_mm.utils.launch import setup_config
+
+    seen = {}
+
+    @HOOKS.register_module(force=True)
+    class _RecordResume(Hook):
+        def before_train(self, runner):
+            seen['epoch'], seen['iter'] = runner.epoch, runner.iter
+            seen['optim'] = copy.deepcopy(runner.optim_wrapper.state_dict())  # live tensors
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            seen.setdefault('first_iter', runner.iter)
+
+    class Args:
+        config, work_dir, cfg_options, launcher, local_rank = cfg, work, None, 'none', 0
+
+    conf = setup_config(Args)
+    conf.resume, conf.load_from = True, None
+    conf.custom_hooks = list(conf.custom_hooks) + [dict(type='_RecordResume')]
+    from mmengine.runner import Runner
+
+    Runner.from_cfg(conf).train()
+    assert (seen['epoch'], seen['iter'], seen['first_iter']) == (done_epoch, done_iter, done_iter)
+    saved = ckpt['optimizer']['state']
+    assert saved, 'the checkpoint holds the optimizer momentum'
+    for k, v in saved.items():
+        torch.testing.assert_close(
+            seen['optim']['state'][k]['momentum_buffer'], v['momentum_buffer']
+        )
+    final = torch.load(osp.join(work, 'epoch_4.pth'), map_location='cpu')
+    assert final['meta']['iter'] == 8
+
+
+def test_distributed_two_processes_on_cpu(toy, tmp_path):
+    cfg = small_config(str(tmp_path), toy, epochs=1)
+    work = str(tmp_path / 'work')
+    out = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            '--master_port=29531',
+            osp.join(ROOT, 'tools/train.py'),
+            cfg,
+            '--launcher',
+            'pytorch',
+            '--work-dir',
+            work,
+        ],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]  # torchrun fails if any rank fails
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert 'Distributed training: True' in log
+    # 8 images, batch 4 per process, 2 processes: ONE iteration per epoch (data is sharded)
+    assert 'Epoch(train) [1][1/1]' in log
+    ckpt = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu')
+    assert ckpt['meta']['iter'] == 1 and all(
+        torch.isfinite(v).all() for v in ckpt['state_dict'].values() if v.is_floating_point()
+    )
+
+
+@pytest.fixture(scope='module')
+def trained(toy, tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp('trained'))
+    cfg = small_config(tmp, toy, epochs=1)
+    out = run(
+        [osp.join(ROOT, 'tools/train.py'), cfg, '--work-dir', osp.join(tmp, 'work')],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return cfg, osp.join(tmp, 'work', 'epoch_1.pth'), tmp
+
+
+def test_test_tool_out_and_show_dir(trained):
+    cfg, ckpt, tmp = trained
+    out = run(
+        [
+            osp.join(ROOT, 'tools/test.py'),
+            cfg,
+            ckpt,
+            '--out',
+            'preds.pkl',
+            '--show-dir',
+            'shown',
+            '--work-dir',
+            'test_work',
+        ],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'pascal_voc/mAP' in out.stdout + out.stderr
+    with open(osp.join(tmp, 'preds.pkl'), 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 4 and 'pred_instances' in preds[0]
+    assert len(glob.glob(osp.join(tmp, 'test_work', '*', 'shown', '*.jpg'))) == 4
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(trained):
+    cfg, ckpt, tmp = trained
+    out = run(
+        [
+            osp.join(ROOT, 'tools/test.py'),
+            cfg,
+            ckpt,
+            '--cfg-options',
+            'model.backbone.plugins.0.cfg.variant=S',
+            '--work-dir',
+            'bad',
+        ],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert out.returncode != 0
+    assert 'does not match the model built from this config' in out.stderr
+    assert 'keys with other shapes' in out.stderr
+
+
+def test_missing_dataset_names_folder_and_fix(tmp_path):
+    out = run(
+        [osp.join(ROOT, 'tools/train.py'), TOY_DET, '--work-dir', 'w'],
+        cwd=str(tmp_path),
+        timeout=300,
+    )
+    assert out.returncode != 0
+    assert "dataset path 'data/toy_voc/' does not exist" in out.stderr
+    assert 'tools/misc/make_toy_voc.py' in out.stderr
+
+
+def test_vis_attention(trained, toy):
+    cfg, ckpt, tmp = trained
+    img = osp.join(toy, 'VOC2007/JPEGImages/000009.jpg')
+    out = run(
+        [osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--out', 'att.png', '--cam'],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    from PIL import Image
+
+    w, h = Image.open(img).size
+    assert Image.open(osp.join(tmp, 'att.png')).size == (3 * w, h)  # image | ELA | Grad-CAM
+    out = run(
+        [osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--layer', 'nope'],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert 'backbone.stage4.ela' in out.stderr and out.returncode != 0
+
+
+def test_segmentation_train_test_show_dir(toy, tmp_path):
+    """The same tools on the DeepLabV3 toy config: mmseg's IoUMetric, drawings in the work dir."""
+    base = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-1500it_toyvoc-128x128.py')
+    cfg = tmp_path / 'seg.py'
+    cfg.write_text(
+        '\n'.join(
+            [
+                f"_base_ = '{base}'",
+                f"data_root = '{toy}/VOC2007'",
+                'train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,',
+                '    dataset=dict(data_root=data_root))',
+                'val_dataloader = dict(num_workers=0, persistent_workers=False,',
+                '    dataset=dict(data_root=data_root))',
+                'test_dataloader = val_dataloader',
+                'train_cfg = dict(max_iters=2, val_interval=2)',
+                'default_hooks = dict(checkpoint=dict(interval=2))',
+            ]
+        )
+        + '\n'
+    )
+    out = run(
+        [osp.join(ROOT, 'tools/train.py'), str(cfg), '--work-dir', 'w'],
+        cwd=str(tmp_path),
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = run(
+        [
+            osp.join(ROOT, 'tools/test.py'),
+            str(cfg),
+            'w/iter_2.pth',
+            '--work-dir',
+            't',
+            '--show-dir',
+            'shown',
+        ],
+        cwd=str(tmp_path),
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'mIoU' in out.stdout + out.stderr
+    assert len(glob.glob(str(tmp_path / 't' / 'shown' / '**' / '*.png'), recursive=True)) == 4
+    assert not (tmp_path / 'shown').exists()

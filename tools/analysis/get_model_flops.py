@@ -1,0 +1,71 @@
+"""Parameters and FLOPs of any config's model, on a synthetic input (no dataset needed).
+
+    python tools/analysis/get_model_flops.py CONFIG [--shape H W] [--batch 1]
+
+Units, stated because tools differ: ``MACs`` is what mmengine's FlopAnalyzer counts (one per
+multiply-accumulate in convolutions, linear layers and matmuls; 4-5 per element in normalisation
+layers). mmengine counts nothing for means, sigmoid, elementwise products and sums, i.e. almost
+all of an attention module's own work; ``elementwise ops`` counts those at one operation per
+element (reductions by input size, the rest by output size). ``total`` = MACs + elementwise ops.
+"""
+
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+
+import ela_mm  # noqa: E402,F401
+from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
+from ela_mm.utils.flops import count_flops  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Parameters and FLOPs of a config')
+    parser.add_argument('config')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help="input size (default: the config's test size)",
+    )
+    parser.add_argument('--batch', type=int, default=1)
+    return parser.parse_args()
+
+
+def human(n: float) -> str:
+    for unit, div in (('G', 1e9), ('M', 1e6), ('K', 1e3)):
+        if abs(n) >= div:
+            return f'{n / div:.3f} {unit}'
+    return str(int(n))
+
+
+def analyse(config: str, shape=None, batch: int = 1) -> dict:
+    cfg = load_config(config)
+    model = build_model(cfg)
+    model.eval()
+    h, w = shape or input_size(cfg)
+    with torch.no_grad():
+        flops = count_flops(model, (torch.rand(batch, 3, h, w),))
+    return dict(params=count_params(model), shape=(h, w), batch=batch, **flops)
+
+
+def main() -> None:
+    args = parse_args()
+    r = analyse(args.config, args.shape, args.batch)
+    print(f'config:            {args.config}')
+    print(f'input:             {r["batch"]} x 3 x {r["shape"][0]} x {r["shape"][1]}')
+    print(f'parameters:        {r["params"]:,} ({human(r["params"])})')
+    print(f'MACs (mmengine):   {r["macs"]:,} ({human(r["macs"])}MAC)')
+    print(
+        f'elementwise ops:   {r["elementwise"]:,} ({human(r["elementwise"])}OP)  '
+        f'(means, activations, gating products, additions: 1 per element)'
+    )
+    print(f'total:             {r["total"]:,} ({human(r["total"])})')
+
+
+if __name__ == '__main__':
+    main()
