@@ -1,5 +1,18 @@
-# DeepLabV3 R101-D8 + ELA-B on Pascal VOC 2012 aug, 512x512, 20k iterations: the R50 config with
-# the upstream R101 settings (as mmseg derives its own R101 configs).
-_base_ = './deeplabv3_r50-d8-ela-b_4xb4-20k_voc12aug-512x512.py'
+# DeepLabV3 R101-D8 + ELA-B: the plain R101 baseline plus ELA-B.
+# Inserted after conv3 of every Bottleneck (after its last BatchNorm, before the residual
+# addition) in all four stages: where SE, ECA, CA and ELA put their modules in ResNets.
+# PluginResNetV1c is mmseg's ResNetV1c with plugins that chain (see its docstring).
+_base_ = './deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 
-model = dict(pretrained='open-mmlab://resnet101_v1c', backbone=dict(depth=101))
+model = dict(
+    backbone=dict(
+        type='PluginResNetV1c',
+        plugins=[
+            dict(
+                cfg=dict(type='ELA', variant='B'),
+                stages=(True, True, True, True),
+                position='after_conv3',
+            )
+        ],
+    )
+)

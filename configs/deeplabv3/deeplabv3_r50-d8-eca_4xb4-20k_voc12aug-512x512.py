@@ -1,8 +1,14 @@
-# DeepLabV3 R50-D8 + ECA (kernel from C) after conv3 of every Bottleneck: one row of the attention
-# comparison (same recipe and insertion points as the ELA-B config).
-_base_ = './deeplabv3_r50-d8-ela-b_4xb4-20k_voc12aug-512x512.py'
+# DeepLabV3 R50-D8 + ECA: one row of the attention comparison, the plain baseline plus ECA.
+# Inserted after conv3 of every Bottleneck (after its last BatchNorm, before the residual
+# addition) in all four stages: where SE, ECA, CA and ELA put their modules in ResNets.
+# PluginResNetV1c is mmseg's ResNetV1c with plugins that chain (see its docstring).
+_base_ = './deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
 
 model = dict(
     backbone=dict(
-        plugins=[dict(cfg=dict(type='ECA'), stages=(True, True, True, True),
-                      position='after_conv3')]))
+        type='PluginResNetV1c',
+        plugins=[
+            dict(cfg=dict(type='ECA'), stages=(True, True, True, True), position='after_conv3')
+        ],
+    )
+)

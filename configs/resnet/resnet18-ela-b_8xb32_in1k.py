@@ -1,7 +1,6 @@
-# ResNet-18 + ELA-B on ImageNet-1k: the upstream mmpretrain recipe (100 epochs, batch 256,
-# SGD 0.1, step LR) with ELA-B at the end of every residual branch, before the addition.
-_base_ = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
-
-custom_imports = dict(imports=['ela_mm'], allow_failed_imports=False)
+# ResNet-18 + ELA-B: the plain ResNet-18 baseline plus ELA-B.
+# The module sits at the end of every residual branch (after the branch's last BatchNorm,
+# before the addition), as SE, ECA, CA and ELA place it in ResNets.
+_base_ = './resnet18_8xb32_in1k.py'
 
 model = dict(backbone=dict(type='AttnResNet', attention=dict(type='ELA', variant='B')))

@@ -1,5 +1,6 @@
-# ResNet-50 + CBAM (reduction 16, 7x7 spatial) at the end of every residual branch: one row of the
-# attention comparison (same recipe and insertion points as the ELA-B config).
-_base_ = './resnet50-ela-b_8xb32_in1k.py'
+# ResNet-50 + CBAM: one row of the attention comparison, the plain baseline plus CBAM.
+# The module sits at the end of every residual branch (after the branch's last BatchNorm,
+# before the addition), as SE, ECA, CA and ELA place it in ResNets.
+_base_ = './resnet50_8xb32_in1k.py'
 
-model = dict(backbone=dict(attention=dict(_delete_=True, type='CBAM')))
+model = dict(backbone=dict(type='AttnResNet', attention=dict(type='CBAM')))

@@ -1,22 +1,21 @@
 # DeepLabV3 R50-D8 + ELA-B on the toy VOC-format dataset (tools/misc/make_toy_voc.py): the real
 # segmentation config with only data, size and schedule changed, so that it trains from scratch
-# on 2 CPU cores in about 10 minutes. Architecture as the real one: ResNetV1c-50 with dilations
-# (1, 1, 2, 4), ELA-B after conv3 of every Bottleneck, ASPP head (dilations 1/12/24/36), FCN
-# auxiliary head, same losses and augmentations.
-#   size:     128x128 crops (real: 512x512) and a quarter of the channels (stem and base width
-#             16 instead of 64; the heads follow), no pretrained download. At full width
-#             R50-D8 costs ~0.25 s per 64x64 sample here and, after 300-400 iterations, still
-#             predicted (almost) only background (README, "Toy segmentation").
-#   schedule: 1500 iterations at batch 8 with AdamW (real: 20k at 4x4 with SGD), linear warm-up
-#             then the same poly decay.
+# on 2 CPU cores in minutes. Architecture as the real one: ResNetV1c-50 with its dilations, ELA-B
+# after conv3 of every Bottleneck, ASPP head, FCN auxiliary head, same losses and augmentations.
+#   size:     smaller crops (the toy images are small) and a quarter of the channels (stem and
+#             base width; the heads follow), no pretrained download. At full width R50-D8 costs
+#             ~0.25 s per 64x64 sample here and still predicted (almost) only background after a
+#             few hundred iterations (README, "Toy segmentation").
+#   schedule: fewer iterations with AdamW (the real one: SGD), linear warm-up, then the same poly
+#             decay.
 #   data:     the toy classes through metainfo; mmseg's PascalVOCDataset remaps the VOC class
 #             indices of the masks (label_map), as it would for a subset of real VOC.
 _base_ = '../deeplabv3/deeplabv3_r50-d8-ela-b_4xb4-20k_voc12aug-512x512.py'
 
+from ela_mm.datasets.toy_voc import toy_metainfo  # noqa: E402  (the toy classes and palette)
+
 data_root = 'data/toy_voc/VOC2007'
-metainfo = dict(
-    classes=('background', 'aeroplane', 'bicycle', 'bird'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]])
+metainfo = toy_metainfo(segmentation=True)
 crop_size = (128, 128)
 img_scale = (192, 192)  # the toy images are 128-192 px: kept at their own scale
 
@@ -24,8 +23,9 @@ model = dict(
     pretrained=None,  # trained from scratch, offline
     data_preprocessor=dict(size=crop_size),
     backbone=dict(stem_channels=16, base_channels=16),
-    decode_head=dict(in_channels=512, channels=128, num_classes=4),
-    auxiliary_head=dict(in_channels=256, channels=64, num_classes=4))
+    decode_head=dict(in_channels=512, channels=128, num_classes=len(metainfo['classes'])),
+    auxiliary_head=dict(in_channels=256, channels=64, num_classes=len(metainfo['classes'])),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -34,37 +34,43 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 toy_dataset = dict(
     type='PascalVOCDataset',
     data_root=data_root,
     metainfo=metainfo,
-    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'))
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+)
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,
-    dataset=dict(_delete_=True, ann_file='ImageSets/Segmentation/train.txt',
-                 pipeline=train_pipeline, **toy_dataset))
+    dataset=dict(
+        _delete_=True,
+        ann_file='ImageSets/Segmentation/train.txt',
+        pipeline=train_pipeline,
+        **toy_dataset,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
-    dataset=dict(ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline,
-                 **toy_dataset))
+    dataset=dict(ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline, **toy_dataset),
+)
 test_dataloader = val_dataloader
 
 max_iters = 1500
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=30, by_epoch=False),
-    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=30, end=max_iters, by_epoch=False)]
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=30, end=max_iters, by_epoch=False),
+]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(checkpoint=dict(interval=300, max_keep_ckpts=2),
-                     logger=dict(interval=20))
+default_hooks = dict(checkpoint=dict(interval=300, max_keep_ckpts=2), logger=dict(interval=20))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

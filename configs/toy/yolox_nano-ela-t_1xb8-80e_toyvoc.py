@@ -1,40 +1,52 @@
 # YOLOX-Nano + ELA-T on the toy VOC-format dataset (tools/misc/make_toy_voc.py): the real
 # detection config with only data, input size and schedule changed, so that it trains on 2 CPU
-# cores in a few minutes. Model, augmentation pipeline, optimiser type, hooks: as the real one.
+# cores in minutes. Model, augmentation pipeline, optimiser type, hooks: as the real one.
 _base_ = '../yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py'
 
-data_root = 'data/toy_voc/'
-metainfo = dict(
-    classes=('aeroplane', 'bicycle', 'bird'),
-    palette=[(128, 0, 0), (0, 128, 0), (128, 128, 0)])
+from ela_mm.datasets.toy_voc import toy_metainfo  # noqa: E402  (the toy classes and palette)
 
-# ---- size: 160 px instead of 416 (multi-scale 128-192 instead of 320-640)
+data_root = 'data/toy_voc/'
+metainfo = toy_metainfo()
+
+# ---- size: the toy images are small, so the input and its multi-scale range shrink with them
 img_scale = (160, 160)
 model = dict(
-    data_preprocessor=dict(batch_augments=[
-        dict(type='BatchSyncRandomResize', random_size_range=(128, 192), size_divisor=32,
-             interval=10)
-    ]),
-    bbox_head=dict(num_classes=3))
+    data_preprocessor=dict(
+        batch_augments=[
+            dict(
+                type='BatchSyncRandomResize',
+                random_size_range=(128, 192),
+                size_divisor=32,
+                interval=10,
+            )
+        ]
+    ),
+    bbox_head=dict(num_classes=len(metainfo['classes'])),
+)
 
 train_pipeline = [
     dict(type='Mosaic', img_scale=img_scale, pad_val=114.0),
-    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5),
-         border=(-img_scale[0] // 2, -img_scale[1] // 2)),
+    dict(
+        type='RandomAffine',
+        scaling_ratio_range=(0.5, 1.5),
+        border=(-img_scale[0] // 2, -img_scale[1] // 2),
+    ),
     dict(type='YOLOXHSVRandomAug'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='Pad', pad_to_square=True, pad_val=dict(img=(114.0, 114.0, 114.0))),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='Pad', pad_to_square=True, pad_val=dict(img=(114.0, 114.0, 114.0))),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
 ]
 
 # ---- data: the toy set, one VOC2007-style folder
@@ -51,10 +63,10 @@ train_dataloader = dict(
             ann_file='VOC2007/ImageSets/Main/train.txt',
             data_prefix=dict(sub_data_root='VOC2007/'),
             filter_cfg=dict(filter_empty_gt=False, min_size=4),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', with_bbox=True)
-            ])))
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True)],
+        ),
+    ),
+)
 val_dataloader = dict(
     batch_size=8,
     num_workers=2,
@@ -63,28 +75,36 @@ val_dataloader = dict(
         metainfo=metainfo,
         ann_file='VOC2007/ImageSets/Main/test.txt',
         data_prefix=dict(sub_data_root='VOC2007/'),
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 test_dataloader = val_dataloader
 
-# ---- schedule: 80 epochs of 30 iterations (batch 8); Mosaic for the first 30 epochs, then the
-# mode switch; the cosine decay spans the whole run (upstream: 300 epochs, last 15 without Mosaic)
+# ---- schedule: shorter, with a longer share of epochs without Mosaic after the mode switch
+# (YOLOXModeSwitchHook) than upstream, and the cosine decay over the whole run
 max_epochs = 80
 num_last_epochs = 50
 base_lr = 0.03
 train_cfg = dict(max_epochs=max_epochs, val_interval=20)
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
-    dict(type='mmdet.QuadraticWarmupLR', by_epoch=True, begin=0, end=3,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=base_lr * 0.05, begin=3, T_max=max_epochs - 3,
-         end=max_epochs, by_epoch=True, convert_to_iter_based=True),
+    dict(type='mmdet.QuadraticWarmupLR', by_epoch=True, begin=0, end=3, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=base_lr * 0.05,
+        begin=3,
+        T_max=max_epochs - 3,
+        end=max_epochs,
+        by_epoch=True,
+        convert_to_iter_based=True,
+    ),
 ]
-default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2),
-                     logger=dict(interval=5))
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2), logger=dict(interval=5))
 custom_hooks = [
     dict(type='YOLOXModeSwitchHook', num_last_epochs=num_last_epochs, priority=48),
     dict(type='SyncNormHook', priority=48),
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True,
-         priority=49)
+    dict(
+        type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True, priority=49
+    ),
 ]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -1,8 +1,11 @@
-# YOLOX-Nano + ECA (kernel from C: 3, 5, 5) on Pascal VOC 07+12, appended to backbone stages 2-4.
-# One row of the attention comparison: same recipe and insertion points for every module.
+# YOLOX-Nano + ECA on Pascal VOC 07+12: one row of the attention comparison, the plain baseline
+# plus ECA. Appended to the backbone stages 2-4 (the three that feed the PAFPN); mmdet's
+# CSPDarknet takes no plugins, PluginCSPDarknet adds them.
 _base_ = './yolox_nano_8xb8-300e_voc0712.py'
 
 model = dict(
     backbone=dict(
         type='PluginCSPDarknet',
-        plugins=[dict(cfg=dict(type='ECA'), stages=(False, True, True, True))]))
+        plugins=[dict(cfg=dict(type='ECA'), stages=(False, True, True, True))],
+    )
+)

@@ -1,15 +1,13 @@
-# YOLOX-Nano on Pascal VOC 07+12 (mmdet ships no YOLOX VOC recipe; this is ours).
+# YOLOX-Nano on Pascal VOC 07+12 (mmdet ships no YOLOX VOC recipe; this is ours): the plain
+# baseline of the attention comparison. Every attention row inherits this file.
 #
 # Choices, and why:
-# * Model, optimiser, augmentation and hooks are the upstream YOLOX-Nano COCO recipe unchanged
-#   (416x416 Mosaic + RandomAffine, no MixUp, SGD 0.01 Nesterov, cosine LR, EMA,
-#   YOLOXModeSwitchHook for the last 15 epochs, SyncNormHook), so that VOC results compare with
-#   COCO results of the same recipe and the attention modules are the only change.
-# * Data: train on VOC2007 trainval + VOC2012 trainval (16,551 images), evaluate on VOC2007 test
-#   (4,952 images) with VOCMetric, 11-point mAP@0.5 as the VOC2007 protocol (and mmdet's VOC
-#   configs) use. Only the 20 classes differ in the head.
-# * Schedule: 300 epochs like COCO (VOC is ~7x smaller, so this is ~78k iterations at batch 64;
-#   YOLOX's own VOC example keeps the COCO epoch count too). Validation every 10 epochs.
+# * Model, optimiser, augmentation, schedule and hooks are the upstream YOLOX-Nano COCO recipe
+#   unchanged, so that VOC results compare with COCO results of the same recipe and the
+#   attention modules are the only change (YOLOX's own VOC example also keeps the COCO epochs).
+# * Data: train on VOC2007 trainval + VOC2012 trainval, evaluate on VOC2007 test with
+#   VOCMetric's 11-point mAP@0.5, as the VOC2007 protocol (and mmdet's VOC configs) do. Only the
+#   number of classes changes in the head.
 # * VOC images keep the "difficult" flags as ignored instances (VOCMetric skips them).
 _base_ = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 
@@ -29,7 +27,8 @@ def _voc(year, split, **kwargs):
         ann_file=f'VOC{year}/ImageSets/Main/{split}.txt',
         data_prefix=dict(sub_data_root=f'VOC{year}/'),
         backend_args=backend_args,
-        **kwargs)
+        **kwargs,
+    )
 
 
 train_dataloader = dict(
@@ -39,20 +38,26 @@ train_dataloader = dict(
             type='ConcatDataset',
             # the inner loading pipeline of the upstream MultiImageMixDataset
             datasets=[
-                _voc(year, 'trainval',
-                     filter_cfg=dict(filter_empty_gt=False, min_size=32),
-                     pipeline=[
-                         dict(type='LoadImageFromFile', backend_args=backend_args),
-                         dict(type='LoadAnnotations', with_bbox=True),
-                     ]) for year in ('2007', '2012')
-            ])))
+                _voc(
+                    year,
+                    'trainval',
+                    filter_cfg=dict(filter_empty_gt=False, min_size=32),
+                    pipeline=[
+                        dict(type='LoadImageFromFile', backend_args=backend_args),
+                        dict(type='LoadAnnotations', with_bbox=True),
+                    ],
+                )
+                for year in ('2007', '2012')
+            ],
+        )
+    )
+)
 
 val_dataloader = dict(
     dataset=dict(
-        _delete_=True,
-        test_mode=True,
-        pipeline={{_base_.test_pipeline}},
-        **_voc('2007', 'test')))
+        _delete_=True, test_mode=True, pipeline={{_base_.test_pipeline}}, **_voc('2007', 'test')
+    )
+)
 test_dataloader = val_dataloader
 
 val_evaluator = dict(_delete_=True, type='VOCMetric', metric='mAP', eval_mode='11points')

@@ -1,0 +1,5 @@
+# The plain upstream DeepLabV3 R50-D8 (VOC 2012 aug, 40k schedule): the baseline row of the 40k
+# comparison.
+_base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-40k_voc12aug-512x512.py'
+
+custom_imports = dict(imports=['ela_mm'], allow_failed_imports=False)
