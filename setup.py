@@ -9,6 +9,8 @@ PyTorch path (same results, slower, see docs/benchmarks.md).
 import glob
 import os
 import os.path as osp
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -43,17 +45,55 @@ def requirements(name: str) -> list:
         return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
 
 
+def add_mim_extension() -> None:
+    """Ship configs/, tools/ and model-index.yml inside the package, under ela_mm/.mim, as
+    OpenMMLab's own packages do (so `mim` and path look-ups find them in an installation):
+    copied for sdists and wheels, symlinked for editable installs."""
+    if any(cmd in sys.argv for cmd in ('develop', 'editable_wheel')):
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'build', 'build_py', 'install')):
+        mode = 'copy'
+    else:
+        return
+    root = osp.dirname(osp.abspath(__file__))
+    mim = osp.join(root, 'ela_mm', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in ('configs', 'tools', 'model-index.yml'):
+        src, dst = osp.join(root, name), osp.join(mim, name)
+        if not osp.exists(src):  # building from an sdist: .mim is already filled
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
 def extensions():
     if os.environ.get('ELA_MM_WITH_EXT', '1') == '0':
         return [], {}
     try:
+        import torch
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError as e:
         raise RuntimeError(
-            'ela_mm builds a C++ extension against the installed torch: install torch first, '
-            'then run `pip install --no-build-isolation -e .` (or set ELA_MM_WITH_EXT=0 to skip '
-            'the extension)'
+            'ela_mm builds a C++ extension against the installed torch, and this build sees '
+            'no torch: pip builds in an isolated environment unless told not to. Install torch '
+            'first, then run `pip install --no-build-isolation .` (or -e .), or set '
+            'ELA_MM_WITH_EXT=0 to skip the extension'
         ) from e
+    if 'pip-build-env' in torch.__file__:
+        raise RuntimeError(
+            f'ela_mm: pip is building in an isolated environment with its own torch '
+            f'{torch.__version__} ({osp.dirname(torch.__file__)}); the extension would be '
+            f'compiled against that torch and fail to load with yours. Run pip with '
+            f'--no-build-isolation (or set ELA_MM_WITH_EXT=0 to skip the extension)'
+        )
     ext = CppExtension(
         'ela_mm._ext',
         sorted(glob.glob('ela_mm/ops/csrc/*.cpp')),
@@ -63,6 +103,7 @@ def extensions():
     return [ext], {'build_ext': BuildExtension}
 
 
+add_mim_extension()
 ext_modules, cmdclass = extensions()
 
 setup(
@@ -73,7 +114,17 @@ setup(
     long_description=open('README.md', encoding='utf-8').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['ela_mm', 'ela_mm.*']),
-    package_data={'ela_mm': ['ops/csrc/*.cpp', 'ops/csrc/*.h']},
+    package_data={
+        'ela_mm': [
+            'ops/csrc/*.cpp',
+            'ops/csrc/*.h',
+            '.mim/model-index.yml',
+            '.mim/configs/**/*.py',
+            '.mim/configs/**/*.yml',
+            '.mim/tools/**/*.py',
+            '.mim/tools/**/*.sh',
+        ]
+    },
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     python_requires='>=3.9',

@@ -13,8 +13,9 @@ backbones that take them), ``ops`` (fused ops and their C++ kernels, ``ops/csrc`
 from .models import *  # noqa: F401,F403
 from .models import __all__ as _models_all
 from .utils.checkpoint import allow_mmengine_checkpoints
+from .utils.config import config_path
 from .version import __version__
 
 allow_mmengine_checkpoints()
 
-__all__ = ['__version__', 'allow_mmengine_checkpoints'] + list(_models_all)
+__all__ = ['__version__', 'allow_mmengine_checkpoints', 'config_path'] + list(_models_all)

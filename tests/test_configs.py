@@ -18,6 +18,7 @@ from mmengine.registry import MODELS
 
 from ela_mm.utils.config import build_model, count_params, load_config, tensor_outputs
 from ela_mm.utils.model_index import parse_config_name
+from ela_mm.utils.synthetic import num_classes, synthetic_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -47,16 +48,16 @@ MOBILENET_V2 = (
 def stage_widths(backbone: dict):
     """Per stage, the channel count at each insertion point, from the architecture tables
     (independently of the code that builds the models)."""
-    t = backbone['type']
-    if t == 'PluginCSPDarknet':  # YOLOX-Nano: widen 0.25 of (64,) 128, 256, 512, 1024
+    t = backbone['type'] if backbone['type'] != 'WithAttention' else backbone['host']
+    if t in ('PluginCSPDarknet', 'CSPNeXt'):  # widen_factor x (64,) 128, 256, 512, 1024
         widen = backbone.get('widen_factor', 1.0)
         return [[int(c * widen)] for c in (128, 256, 512, 1024)]
-    if t in ('PluginResNetV1c', 'AttnResNet'):
+    if t in ('PluginResNetV1c', 'AttnResNet', 'ResNet'):
         depth = backbone['depth']
         base = backbone.get('base_channels', 64)
         exp = 1 if depth < 50 else 4
         return [[base * 2**i * exp] * n for i, n in enumerate(RESNET_BLOCKS[depth])]
-    if t == 'AttnMobileNetV2':
+    if t in ('AttnMobileNetV2', 'MobileNetV2'):
         widths, cin = [], 32
         for ratio, cout, n in MOBILENET_V2:
             widths.append([(cin if i == 0 else cout) * ratio for i in range(n)])
@@ -65,14 +66,24 @@ def stage_widths(backbone: dict):
     raise AssertionError(f'no architecture table for {t}')
 
 
+# WithAttention patterns the configs use -> the stages they select (one flag per stage)
+PATTERN_STAGES = {'stage[2-4].-1': (False, True, True, True), 'layer*.*.conv.-2': (True,) * 7}
+
+
 def declared_attention(backbone: dict):
     """[(attention config, [width of each module])] as the config declares them."""
     t = backbone['type']
-    if t in ('PluginCSPDarknet', 'PluginResNetV1c'):
+    if t in ('PluginCSPDarknet', 'PluginResNetV1c', 'ResNet'):
         widths = stage_widths(backbone)
         return [
             (p['cfg'], [w for ws, on in zip(widths, p['stages']) if on for w in ws])
             for p in backbone.get('plugins') or []
+        ]
+    if t == 'WithAttention':
+        widths = stage_widths(backbone)
+        return [
+            (a['cfg'], [w for ws, on in zip(widths, PATTERN_STAGES[a['after']]) if on for w in ws])
+            for a in backbone['attention']
         ]
     if t in ('AttnResNet', 'AttnMobileNetV2'):
         if backbone.get('attention') is None:
@@ -130,7 +141,8 @@ def test_config_builds_runs_and_declares_its_attention(path):
     model = build_model(cfg)
     torch.manual_seed(0)
     model.train()
-    outs = tensor_outputs(model(torch.rand(2, 3, 64, 64), mode='tensor'))
+    inputs, samples = synthetic_batch(cfg.default_scope, 2, (64, 64), num_classes(cfg))
+    outs = tensor_outputs(model(inputs / 255, samples, mode='tensor'))
     assert outs and all(torch.isfinite(o).all() for o in outs)
     sum(o.float().sum() for o in outs).backward()
     assert all(p.grad is not None for p in model.backbone.parameters() if p.requires_grad)

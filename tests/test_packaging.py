@@ -62,6 +62,16 @@ def test_wheel_holds_every_module_and_the_cpp_sources(wheel):
     assert 'ela_mm/datasets/toy_voc.py' in wheel and 'ela_mm/ops/csrc/pybind.cpp' in wheel
 
 
+def test_wheel_ships_configs_tools_and_model_index_in_mim(wheel):
+    """The layout OpenMMLab packages use: <pkg>/.mim/{configs,tools,model-index.yml}."""
+    configs = [p for p in _tracked('configs') if p.endswith(('.py', '.yml'))]
+    tools = [p for p in _tracked('tools') if p.endswith(('.py', '.sh'))]
+    missing = sorted(
+        {f'ela_mm/.mim/{p}' for p in configs + tools + ['model-index.yml']} - set(wheel)
+    )
+    assert missing == [], f'not in the wheel: {missing}'
+
+
 def test_pins_have_one_source():
     """requirements/stack.txt is followed by setup.py's `stack` extra and README's table."""
     pins = {}

@@ -57,7 +57,7 @@ rm -rf "$WORK/test"
 run testing "$WORK/test.log" "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" \
     --show-dir predictions
 SCORE=$("$PY" -c "import sys; from ela_mm.utils.results import read_test_metrics as r; \
-print(r(sys.argv[1])[sys.argv[2]])" "$WORK/test" "$METRIC")
+print('{:.4g}'.format(r(sys.argv[1])[sys.argv[2]]))" "$WORK/test" "$METRIC")
 
 IMG=data/toy_voc/VOC2007/JPEGImages/$(head -1 data/toy_voc/VOC2007/ImageSets/Main/test.txt).jpg
 run drawing "$WORK/vis.log" "$PY" tools/vis_attention.py "$CONFIG" "$CKPT" "$IMG" \

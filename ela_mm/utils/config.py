@@ -1,8 +1,11 @@
 """Config and model helpers shared by the tools and tests: load any shipped or downstream config
 (file path or ``pkg::`` form), build its model in the config's own scope, feed it a tiny input."""
 
+import difflib
 import importlib
-from typing import Any, Tuple
+import os
+import os.path as osp
+from typing import Any, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -73,3 +76,36 @@ def input_size(cfg: Config, default: int = 224) -> Tuple[int, int]:
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def config_dirs() -> List[str]:
+    """Where the shipped configs are: ``<installed ela_mm>/.mim/configs`` in an installation
+    (wheel, sdist, editable), ``<clone>/configs`` next to the package in a clone."""
+    pkg = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    dirs = [osp.join(pkg, '.mim', 'configs'), osp.join(osp.dirname(pkg), 'configs')]
+    return [d for d in dirs if osp.isdir(d)]
+
+
+def config_path(name: str) -> str:
+    """The absolute path of a shipped config, e.g. ``config_path('yolox/yolox_nano-ela-t_8xb8-
+    300e_voc0712.py')``. A downstream config inherits one portably with::
+
+        _base_ = __import__('ela_mm').config_path('yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py')
+
+    (mmengine evaluates the ``_base_`` expression; ``ela_mm::`` does not work, see README)."""
+    dirs = config_dirs()
+    for d in dirs:
+        if osp.isfile(osp.join(d, name)):
+            return osp.join(d, name)
+    known = sorted(
+        osp.relpath(osp.join(r, f), d)
+        for d in dirs
+        for r, _, files in os.walk(d)
+        for f in files
+        if f.endswith('.py')
+    )
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.3)
+    raise FileNotFoundError(
+        f'no shipped config {name!r} in {dirs or "ela_mm (no configs folder found)"}; '
+        f'closest: {", ".join(close) or "none"}'
+    )

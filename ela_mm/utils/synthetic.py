@@ -60,20 +60,25 @@ def synthetic_batch(
 
 
 def num_classes(cfg) -> int:
-    for key in ('bbox_head', 'decode_head', 'head'):
-        head = cfg.model.get(key)
+    """The number of classes of a config's model head (one-stage, two-stage, segmentor,
+    classifier)."""
+    heads = [cfg.model.get(k) for k in ('bbox_head', 'decode_head', 'head')]
+    heads.append((cfg.model.get('roi_head') or {}).get('bbox_head'))
+    for head in heads:
         if head and 'num_classes' in head:
             return int(head['num_classes'])
     raise ValueError('cannot tell the number of classes from the config')
 
 
-def inference_fn(model: nn.Module, inputs: torch.Tensor) -> Callable[[], None]:
-    """One no-grad forward in eval mode (``mode='tensor'``: network only, no post-processing)."""
+def inference_fn(model: nn.Module, inputs: torch.Tensor, samples=None) -> Callable[[], None]:
+    """One no-grad forward in eval mode (``mode='tensor'``: network only, no post-processing);
+    ``samples`` (from :func:`synthetic_batch`) for models whose forward needs image metadata,
+    such as two-stage detectors."""
 
     def run():
         model.eval()
         with torch.no_grad():
-            model(inputs, mode='tensor')
+            model(inputs, samples, mode='tensor')
 
     return run
 
@@ -89,3 +94,15 @@ def train_step_fn(model: nn.Module, inputs: torch.Tensor, samples) -> Callable[[
             p.grad = None
 
     return run
+
+
+class WithSamples(nn.Module):
+    """``model(inputs, samples, mode='tensor')`` as a one-argument module, for tools that trace
+    a model on a tensor alone (FLOP counting) when its forward needs image metadata."""
+
+    def __init__(self, model: nn.Module, samples) -> None:
+        super().__init__()
+        self.model, self.samples = model, samples
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, self.samples, mode='tensor')

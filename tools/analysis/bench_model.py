@@ -42,13 +42,14 @@ def main() -> None:
     model = build_model(cfg).to(args.device)
     hw = tuple(args.shape) if args.shape else input_size(cfg)
     scope = cfg.default_scope
-    x1 = torch.rand(1, 3, *hw, device=args.device)
-    xb = torch.rand(args.batch, 3, *hw, device=args.device)
-    inputs, samples = synthetic_batch(scope, args.train_batch, hw, num_classes(cfg), args.device)
+    nc = num_classes(cfg)
+    one = synthetic_batch(scope, 1, hw, nc, args.device)
+    many = synthetic_batch(scope, args.batch, hw, nc, args.device)
+    inputs, samples = synthetic_batch(scope, args.train_batch, hw, nc, args.device)
     t = interleaved(
         {
-            'b1': inference_fn(model, x1),
-            'bn': inference_fn(model, xb),
+            'b1': inference_fn(model, *one),
+            'bn': inference_fn(model, *many),
             'train': train_step_fn(model, inputs, samples),
         },
         args.device,

@@ -1,14 +1,16 @@
 """Compare the attention modules inside one model family, in ONE process, interleaved.
 
-    python tools/analysis/compare_models.py {yolox,deeplabv3,resnet50} [--device cpu|cuda]
+    python tools/analysis/compare_models.py FAMILY [--device cpu|cuda]
         [--shape H W] [--train-batch 2] [--repeats 10] [--write docs/benchmarks.md]
+
+FAMILY: yolox, rtmdet, faster-rcnn, deeplabv3, deeplabv3-mv2, resnet50.
 
 Builds the plain model and every config that the model index lists as the same recipe with an
 attention module (same insertion points; ``ela_mm.utils.model_index``), then prints one table:
 parameters, MACs and elementwise ops (tools/analysis/get_model_flops.py units), inference
 latency at batch 1 (each round runs every model once, in turn; the median time, and ratios as
-medians of the per-round ratios) and
-training-step peak memory, each as a ratio to the plain model, with the targets:
+medians of the per-round ratios) and training-step peak memory, each as a ratio to the plain
+model, with the targets:
 
 * YOLOX-Nano + ELA latency / YOLOX-Nano <= 1.05
 * ResNet-50 + ELA training-step peak memory / ResNet-50 <= 1.10
@@ -29,14 +31,23 @@ from ela_mm.utils.config import build_model, count_params, input_size, load_conf
 from ela_mm.utils.flops import count_flops  # noqa: E402
 from ela_mm.utils.model_index import comparison_rows  # noqa: E402
 from ela_mm.utils.report import report  # noqa: E402
-from ela_mm.utils.synthetic import inference_fn, num_classes, synthetic_batch, train_step_fn  # noqa: E402
+from ela_mm.utils.synthetic import (  # noqa: E402
+    WithSamples,
+    inference_fn,
+    num_classes,
+    synthetic_batch,
+    train_step_fn,
+)
 from ela_mm.utils.timing import interleaved_samples, paired_ratio, peak_bytes  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: family -> (plain baseline config name, default input size or None for the config's own)
 FAMILIES = {
     'yolox': ('yolox_nano_8xb8-300e_voc0712', None),
+    'rtmdet': ('rtmdet_tiny_8xb32-300e_coco', (320, 320)),
+    'faster-rcnn': ('faster-rcnn_r50_fpn_8xb2-1x_coco', (320, 320)),
     'deeplabv3': ('deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
+    'deeplabv3-mv2': ('deeplabv3_m-v2-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
     'resnet50': ('resnet50_8xb32_in1k', None),
 }
 
@@ -49,8 +60,9 @@ def compare(family: str, device: str, shape, train_batch: int, repeats: int):
         hw = tuple(shape or default_shape or input_size(cfg))
         model = build_model(cfg).to(device)
         model.eval()
+        one = synthetic_batch(cfg.default_scope, 1, hw, num_classes(cfg), device)
         with torch.no_grad():
-            flops = count_flops(model, (torch.rand(1, 3, *hw, device=device),))
+            flops = count_flops(WithSamples(model, one[1]), (one[0],))
         name = entry['parsed'].attention or 'plain'
         models[name] = model
         inputs, samples = synthetic_batch(
@@ -58,8 +70,9 @@ def compare(family: str, device: str, shape, train_batch: int, repeats: int):
         )
         steps[name] = train_step_fn(model, inputs, samples)
         rows.append(dict(name=name, params=count_params(model), **flops))
-    x = torch.rand(1, 3, *hw, device=device)
-    lat = interleaved_samples({n: inference_fn(m, x) for n, m in models.items()}, device, repeats)
+    lat = interleaved_samples(
+        {n: inference_fn(m, *one) for n, m in models.items()}, device, repeats
+    )
     for step in steps.values():  # one unmeasured step each: lazy allocations, BN buffers
         step()
     mem = {n: peak_bytes(steps[n], device) for n in models}

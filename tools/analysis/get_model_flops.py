@@ -20,6 +20,7 @@ import torch  # noqa: E402
 import ela_mm  # noqa: E402,F401
 from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
 from ela_mm.utils.flops import count_flops  # noqa: E402
+from ela_mm.utils.synthetic import WithSamples, num_classes, synthetic_batch  # noqa: E402
 
 
 def parse_args():
@@ -48,8 +49,9 @@ def analyse(config: str, shape=None, batch: int = 1) -> dict:
     model = build_model(cfg)
     model.eval()
     h, w = shape or input_size(cfg)
+    inputs, samples = synthetic_batch(cfg.default_scope, batch, (h, w), num_classes(cfg))
     with torch.no_grad():
-        flops = count_flops(model, (torch.rand(batch, 3, h, w),))
+        flops = count_flops(WithSamples(model, samples), (inputs,))
     return dict(params=count_params(model), shape=(h, w), batch=batch, **flops)
 
 

@@ -22,17 +22,34 @@ from ela_mm.utils.model_index import DATASETS, attention_label, parse_config_nam
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = {
     'yolox': ('Object Detection', 'YOLOX'),
+    'faster_rcnn': ('Object Detection', 'Faster R-CNN'),
+    'rtmdet': ('Object Detection', 'RTMDet'),
     'deeplabv3': ('Semantic Segmentation', 'DeepLabV3'),
     'resnet': ('Image Classification', 'ResNet'),
     'mobilenet_v2': ('Image Classification', 'MobileNetV2'),
     'toy': ('toy task (generated data)', 'Toy'),
+}
+#: the model part of a config name -> its name in tables
+MODEL_NAMES = {
+    'yolox_nano': 'YOLOX-Nano',
+    'rtmdet_tiny': 'RTMDet-tiny',
+    'faster-rcnn_r50_fpn': 'Faster R-CNN R50-FPN',
+    'deeplabv3_r50-d8': 'DeepLabV3 R50-D8',
+    'deeplabv3_r101-d8': 'DeepLabV3 R101-D8',
+    'deeplabv3_m-v2-d8': 'DeepLabV3 MobileNetV2-D8',
+    'deeplabv3_r50-d8-w16': 'DeepLabV3 R50-D8, 1/4 width',
+    'resnet18': 'ResNet-18',
+    'resnet50': 'ResNet-50',
+    'mobilenet-v2': 'MobileNetV2',
 }
 SCOPES = {'mmdet': ('Object Detection', 'YOLOX'), 'mmseg': ('Semantic Segmentation', 'DeepLabV3')}
 
 
 def attention_of(backbone: dict) -> str:
     cfgs = [p['cfg'] for p in backbone.get('plugins') or []]
-    if backbone.get('attention'):
+    if backbone.get('type') == 'WithAttention':  # [dict(cfg=..., after=...), ...]
+        cfgs += [a['cfg'] for a in backbone['attention']]
+    elif backbone.get('attention'):  # AttnResNet / AttnMobileNetV2
         cfgs.append(backbone['attention'])
     return attention_label(cfgs)
 
@@ -48,6 +65,7 @@ def collect():
         parsed = parse_config_name(name)
         dataset = DATASETS[parsed.dataset]
         task, model = SCOPES[cfg.default_scope] if family == 'toy' else FAMILIES[family]
+        model = MODEL_NAMES.get(parsed.model, model)
         rows.append(
             dict(
                 family=family,

@@ -16,7 +16,7 @@ along its spatial axis, GroupNorm and a sigmoid, and gates ``x`` by both:
 :meth:`ELA.forward` computes the same through the fused ops of :mod:`ela_mm.ops`.
 """
 
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.registry import MODELS
@@ -143,11 +143,11 @@ class ELA(nn.Module):
             self.gn_h = nn.GroupNorm(num_groups, in_channels)
             self.gn_w = nn.GroupNorm(num_groups, in_channels)
 
-    def _directions(self) -> Iterator[Tuple[nn.Conv1d, nn.GroupNorm]]:
+    def _directions(self) -> Tuple[Tuple[nn.Conv1d, nn.GroupNorm], ...]:
         """(conv, GroupNorm) for the H strip, then for the W strip."""
         if self.shared:
-            return iter(((self.conv, self.gn), (self.conv, self.gn)))
-        return iter(((self.conv_h, self.gn_h), (self.conv_w, self.gn_w)))
+            return (self.conv, self.gn), (self.conv, self.gn)
+        return (self.conv_h, self.gn_h), (self.conv_w, self.gn_w)
 
     def forward(self, x: Tensor) -> Tensor:
         path = select_path(x, self.parameters(), self.fused)
