@@ -110,3 +110,45 @@ def test_lint_clean():
             [sys.executable, '-m', 'ruff', *args, *paths], cwd=ROOT, capture_output=True, text=True
         )
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]
+
+
+def test_sdist_ships_the_same(tmp_path):
+    env = dict(os.environ, ELA_MM_WITH_EXT='0')
+    out = subprocess.run(
+        [sys.executable, 'setup.py', '-q', 'sdist', '-d', str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    import tarfile
+
+    (path,) = glob.glob(str(tmp_path / '*.tar.gz'))
+    names = {n.split('/', 1)[1] for n in tarfile.open(path).getnames() if '/' in n}
+    for want in (
+        'ela_mm/datasets/toy_voc.py',
+        'ela_mm/ops/csrc/pybind.cpp',
+        'ela_mm/ops/csrc/common.h',
+        'ela_mm/.mim/model-index.yml',
+        'ela_mm/.mim/configs/toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py',
+        'ela_mm/.mim/tools/train.py',
+        'requirements/stack.txt',
+        'LICENSE',
+    ):
+        assert want in names, want
+
+
+def test_isolated_build_stops_and_names_the_flag(tmp_path):
+    """Without --no-build-isolation pip builds where our torch is not: the build must stop with
+    a message naming the flag, not produce an extension for another torch."""
+    out = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-w', str(tmp_path), ROOT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode != 0
+    assert '--no-build-isolation' in out.stdout + out.stderr
+    assert not glob.glob(str(tmp_path / '*.whl'))

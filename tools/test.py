@@ -1,6 +1,6 @@
 """Evaluate a checkpoint: mAP (mmdet), mIoU (mmseg) or top-1 (mmpretrain), by the config.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--data-root DIR] [--out results.pkl]
                          [--show-dir DIR] [--tta] [--cfg-options k=v ...]
                          [--launcher {none,pytorch,slurm,mpi}]
 
@@ -11,15 +11,11 @@ safe loader (ela_mm allowlists mmengine's own types).
 """
 
 import argparse
+import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.utils.checkpoint import check_checkpoint  # noqa: E402
-from ela_mm.utils.data_check import check_data  # noqa: E402
-from ela_mm.utils.launch import add_common_args, build_runner, setup_config  # noqa: E402
+from cli_args import add_common_args
 
 
 def parse_args():
@@ -54,12 +50,27 @@ def enable_drawing(cfg, show_dir: str) -> None:
         raise ValueError(f'--show-dir: unsupported scope {scope!r}')
 
 
+def drawn_to(cfg, runner, show_dir: str) -> str:
+    """The folder the scope's visualization hook writes the drawings into."""
+    if cfg.get('default_scope') == 'mmseg':
+        return osp.join(cfg.work_dir, show_dir)
+    return osp.join(runner.log_dir, show_dir)
+
+
 def main() -> None:
-    args = parse_args()
+    args = parse_args()  # before the heavy imports: -h answers at once
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
+    from ela_mm.ops import kernels_in_use
+    from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint
+    from ela_mm.utils.data_check import check_data
+    from ela_mm.utils.launch import build_runner, setup_config
+
+    ckpt = read_checkpoint(args.checkpoint)  # a missing or unreadable file fails here, early
     cfg = setup_config(args)
+    if int(os.environ.get('RANK', 0)) == 0:
+        print(kernels_in_use(), flush=True)
     cfg.load_from = args.checkpoint
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
     if args.show_dir:
         enable_drawing(cfg, args.show_dir)
     if args.tta:
@@ -78,8 +89,14 @@ def main() -> None:
 
     runner = build_runner(cfg)
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    check_checkpoint(model, args.checkpoint)
+    check_checkpoint(model, args.checkpoint, ckpt)
+    del ckpt
     runner.test()
+    if args.show_dir:
+        print(
+            f'drawings of the predictions written to {drawn_to(cfg, runner, args.show_dir)} '
+            f'(ground truth left, prediction right)'
+        )
 
 
 if __name__ == '__main__':

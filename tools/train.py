@@ -1,6 +1,6 @@
 """Train a detector, segmentor or classifier from any ela_mm or OpenMMLab config.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--data-root DIR] [--resume [CKPT]] [--amp]
                           [--auto-scale-lr] [--cfg-options k=v ...]
                           [--launcher {none,pytorch,slurm,mpi}]
 
@@ -10,14 +10,11 @@ Multi-GPU / multi-node: tools/dist_train.sh, tools/slurm_train.sh (see README).
 """
 
 import argparse
+import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import ela_mm  # noqa: E402,F401  (registers the modules, allowlists checkpoint types)
-from ela_mm.utils.data_check import check_data  # noqa: E402
-from ela_mm.utils.launch import add_common_args, build_runner, setup_config  # noqa: E402
+from cli_args import add_common_args
 
 
 def parse_args():
@@ -30,7 +27,7 @@ def parse_args():
         const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir if no CKPT is given',
     )
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -41,8 +38,23 @@ def parse_args():
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args()  # before the heavy imports: -h answers at once
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import torch
+
+    import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
+    from ela_mm.ops import kernels_in_use
+    from ela_mm.utils.data_check import check_data
+    from ela_mm.utils.launch import build_runner, setup_config
+
+    if args.amp and not torch.cuda.is_available():
+        raise SystemExit(
+            "--amp needs a CUDA GPU: mmengine's AmpOptimWrapper trains in mixed precision on "
+            'GPUs only, and this machine has none. Drop --amp to train in float32 here.'
+        )
     cfg = setup_config(args)
+    if int(os.environ.get('RANK', 0)) == 0:
+        print(kernels_in_use(), flush=True)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -54,7 +66,15 @@ def main() -> None:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
+        if not osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
+            print(
+                f'--resume: no checkpoint in {cfg.work_dir} (no last_checkpoint file): training '
+                f'starts from scratch',
+                flush=True,
+            )
     elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise SystemExit(f'--resume {args.resume}: no such checkpoint file')
         cfg.resume, cfg.load_from = True, args.resume
     check_data(
         cfg, ['train_dataloader', 'val_dataloader'] if cfg.get('val_cfg') else ['train_dataloader']

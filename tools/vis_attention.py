@@ -1,32 +1,30 @@
-"""Draw what an ELA layer attends to: the map a_h (x) a_w over the image, as the paper shows it;
-optionally (--cam) a Grad-CAM heat map of the last backbone stage, like the paper's Figure 3
-(through the maintained ``grad-cam`` package).
+"""Draw what an ELA layer attends to, as labelled panels: the input image; the map a_h (x) a_w of
+an ELA layer over it (layer name, value range, colour bar); optionally (--cam) a Grad-CAM heat
+map, like the paper's Figure 3 (through the maintained ``grad-cam`` package), with its target
+class and layer.
 
-    python tools/vis_attention.py CONFIG CHECKPOINT IMAGE [--layer backbone.stage4.ela]
-                                  [--out attention.png] [--cam]
+    python tools/vis_attention.py CONFIG CHECKPOINT IMAGE [--layer NAME] [--list]
+        [--out attention.png] [--fixed-scale] [--cam] [--cam-layer NAME] [--class NAME]
+        [--cfg-options k=v ...]
 
-Works for detection, segmentation and classification configs. ``--layer`` picks an ELA module by
-its name (default: the deepest one); ``--list`` prints the names. The map is the channel mean of
+Works for detection, segmentation and classification configs. ``--layer`` picks an ELA module
+by name (default: the deepest one; ``--list`` prints the names). The map is the channel mean of
 ``a_h[c, :, None] * a_w[c, None, :]``, cropped to the image part of the (resized, padded) input
-and resized to the original image.
+and resized to the original image; its colours span its own value range (printed on the panel)
+or, with ``--fixed-scale``, 0 to 1. Grad-CAM targets: classification, the top-1 class (or
+``--class``); segmentation, the most frequent predicted class other than background (or
+``--class``); detection, the score of the top box, at the backbone stage whose map responds
+(``--cam-layer`` to choose). An empty Grad-CAM map is reported, never drawn silently.
+A JSON file next to the picture records what each panel shows.
 """
 
 import argparse
+import json
 import os.path as osp
 import sys
+import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from ela_mm import ELA  # noqa: E402
-from ela_mm.utils.checkpoint import check_checkpoint  # noqa: E402
-from ela_mm.utils.config import build_model, load_config, tensor_outputs  # noqa: E402
-from ela_mm.utils.visualization import strip_attention_map  # noqa: E402
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -38,7 +36,16 @@ def parse_args():
     parser.add_argument('--list', action='store_true', help='list the ELA modules and exit')
     parser.add_argument('--out', default='attention.png', help='output PNG')
     parser.add_argument(
-        '--cam', action='store_true', help='add a Grad-CAM heat map of the last backbone stage'
+        '--fixed-scale', action='store_true', help='colour the ELA map on a fixed 0-1 scale'
+    )
+    parser.add_argument('--cam', action='store_true', help='add a Grad-CAM heat map')
+    parser.add_argument('--cam-layer', help='module for Grad-CAM (default: chosen per task)')
+    parser.add_argument('--class', dest='cls', help='Grad-CAM target class name')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (as in tools/train.py)',
     )
     return parser.parse_args()
 
@@ -56,100 +63,243 @@ def prepare(cfg, model, image: str):
     return data['inputs'], data['data_samples'][0]
 
 
-def overlay(img: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    from matplotlib import colormaps
-
-    heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
-    colour = colormaps['jet'](heat)[..., :3] * 255
-    return (img * (1 - alpha) + colour * alpha).astype(np.uint8)
-
-
-def to_image_frame(heat: torch.Tensor, sample, input_hw, ori_hw) -> np.ndarray:
+def to_image_frame(heat, sample, input_hw, ori_hw):
     """Map a heat map over the network input back onto the original image."""
+    import torch.nn.functional as F
+
     heat = F.interpolate(
         heat[None, None].float(), size=input_hw, mode='bilinear', align_corners=False
     )[0, 0]
     h, w = sample.metainfo.get('img_shape', input_hw)[:2]
     heat = heat[: int(h), : int(w)]  # drop padding
-    return F.interpolate(heat[None, None], size=ori_hw, mode='bilinear', align_corners=False)[
-        0, 0
-    ].numpy()
+    out = F.interpolate(heat[None, None], size=ori_hw, mode='bilinear', align_corners=False)
+    return out[0, 0].numpy()
 
 
-class _Scalar(nn.Module):
-    """Model wrapper whose output Grad-CAM can take a target from, per task."""
-
-    def __init__(self, model, task):
-        super().__init__()
-        self.model, self.task = model, task
-
-    def forward(self, x):
-        out = self.model(x, mode='tensor')
-        if self.task == 'mmdet':  # YOLOX-style (cls_scores, bbox_preds, objectness)
-            cls, _, obj = out
-            return sum(
-                (c.sigmoid() * o.sigmoid()).amax(dim=1).flatten(1).amax(dim=1)
-                for c, o in zip(cls, obj)
-            )
-        return tensor_outputs(out)[0]
+def class_names(cfg, model):
+    meta = getattr(model, 'dataset_meta', None) or {}
+    names = meta.get('classes')
+    if names is None:
+        loader = cfg.get('test_dataloader') or {}
+        names = ((loader.get('dataset') or {}).get('metainfo') or {}).get('classes')
+    return list(names) if names else None
 
 
-def grad_cam(model, task, inputs) -> torch.Tensor:
+def detection_target(model, inputs):
+    """(wrapper returning the top box's score, its level, class) for YOLOX-style heads (class
+    scores and objectness per level); ``None`` for other heads."""
+    import torch
+
+    with torch.no_grad():
+        out = model(inputs, mode='tensor')
+    if not (isinstance(out, (tuple, list)) and len(out) == 3 and len(out[0]) == len(out[2])):
+        return None
+    best = None
+    for level, (c, o) in enumerate(zip(out[0], out[2])):
+        s = c.sigmoid() * o.sigmoid()
+        v, i = s[0].flatten().max(0)
+        if best is None or v > best[0]:
+            best = (float(v), level, *[int(t) for t in torch.unravel_index(i, s[0].shape)])
+    score, level, cls, y, x = best
+    size = tuple(out[0][level].shape[-2:])
+
+    class TopBox(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, t):
+            c, _, o = self.model(t, mode='tensor')
+            return (c[level][:, cls, y, x].sigmoid() * o[level][:, 0, y, x].sigmoid())[:, None]
+
+    return TopBox(), level, cls, score, size
+
+
+def grad_cam(model, task, inputs, layers, cls_name, names):
+    """(heat map, target description, layer name, empty?) of the first layer in ``layers`` whose
+    Grad-CAM map is not empty (all zero), else of the last one. For a detector, the layers whose
+    output has the top box's level resolution come first."""
+    import numpy as np
+    import torch
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import (
         ClassifierOutputTarget,
         SemanticSegmentationTarget,
     )
 
-    layer = list(model.backbone.children())[-1]
-    wrapper = _Scalar(model, task)
+    from ela_mm.utils.config import tensor_outputs
+
+    class Tensor0(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, t):
+            return tensor_outputs(self.model(t, mode='tensor'))[0]
+
+    def index_of(name):
+        if names is None or name not in names:
+            raise SystemExit(f'--class {name!r}: not a class of this model ({names})')
+        return names.index(name)
+
+    sizes = {}
+
+    def size_of(name):
+        def hook(module, inputs, output) -> None:  # None: the output stays as it is
+            if isinstance(output, torch.Tensor):
+                sizes.setdefault(name, tuple(output.shape[-2:]))
+
+        return hook
+
+    hooks = [m.register_forward_hook(size_of(n)) for n, m in layers]
     with torch.no_grad():
-        out = wrapper(inputs)
-    if task == 'mmpretrain':
-        targets = [ClassifierOutputTarget(int(out[0].argmax()))]
-    elif task == 'mmseg':
-        pred = out[0].argmax(0)
-        cls = int(torch.bincount(pred.flatten()).argmax())
-        targets = [SemanticSegmentationTarget(cls, (pred == cls).float().numpy())]
+        model(inputs, mode='tensor')
+    for h in hooks:
+        h.remove()
+    if task == 'mmdet':
+        found = detection_target(model, inputs)
+        if found is None:
+            wrapper, targets = Tensor0(), [lambda o: o.max()]
+            what = 'the largest output'
+        else:
+            wrapper, level, cls, score, size = found
+            targets = [lambda o: o.sum()]
+            what = f'top box: {names[cls] if names else cls} (score {score:.2f}, level {level})'
+            layers = sorted(layers, key=lambda nl: sizes.get(nl[0]) != size)  # its level first
     else:
-        targets = [lambda o: o]
-    with GradCAM(model=wrapper, target_layers=[layer]) as cam:
-        return torch.from_numpy(cam(input_tensor=inputs, targets=targets)[0])
+        wrapper = Tensor0()
+        with torch.no_grad():
+            out = wrapper(inputs)
+        if task == 'mmpretrain':
+            cls = index_of(cls_name) if cls_name else int(out[0].argmax())
+            targets, what = [ClassifierOutputTarget(cls)], f'class {names[cls] if names else cls}'
+        else:  # segmentation: a foreground class unless asked otherwise
+            pred = out[0].argmax(0)
+            if cls_name:
+                cls = index_of(cls_name)
+            else:
+                counts = torch.bincount(pred.flatten(), minlength=out.shape[1])
+                counts[0] = -1  # background (index 0) only when asked for with --class
+                cls = int(counts.argmax())
+            mask = (pred == cls).float().numpy()
+            targets = [SemanticSegmentationTarget(cls, mask)]
+            what = f'class {names[cls] if names else cls} ({int(mask.sum())} predicted pixels)'
+    heat, name = None, None
+    for name, layer in layers:
+        with GradCAM(model=wrapper, target_layers=[layer]) as cam:
+            heat = cam(input_tensor=inputs, targets=targets)[0]
+        if np.abs(heat).max() > 0:
+            return torch.from_numpy(heat), what, name, False
+    return torch.from_numpy(heat), what, name, True
+
+
+def cam_layers(model, task, choice):
+    """Candidate layers for Grad-CAM, in the order they are tried."""
+    named = dict(model.named_modules())
+    if choice:
+        if choice not in named:
+            raise SystemExit(f'--cam-layer {choice!r} is not a module of this model')
+        return [(choice, named[choice])]
+    stages = [(f'backbone.{n}', m) for n, m in model.backbone.named_children()]
+    stages = [s for s in stages if sum(p.numel() for p in s[1].parameters()) > 0]
+    return stages[::-1] if task == 'mmdet' else stages[-1:]
+
+
+def draw(panels, out: str) -> None:
+    """One row of labelled panels: (title, image, heat or None, (vmin, vmax), colour label)."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    h, w = panels[0][1].shape[:2]
+    width = 4.5 * len(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.5 * h / w + 0.9), dpi=150)
+    for ax, (title, img, heat, scale, label) in zip(axes, panels):
+        ax.imshow(img)
+        if heat is not None:
+            im = ax.imshow(heat, cmap='jet', alpha=0.5, vmin=scale[0], vmax=scale[1])
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=label)
+        ax.set_title(title, fontsize=9)
+        ax.axis('off')
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args()  # before the heavy imports: -h answers at once
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ela_mm import ELA
+    from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint
+    from ela_mm.utils.config import build_model, load_config
+    from ela_mm.utils.visualization import strip_attention_map
+
+    ckpt = read_checkpoint(args.checkpoint)
     cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     model = build_model(cfg)
-    model.load_state_dict(check_checkpoint(model, args.checkpoint), strict=True)
+    model.load_state_dict(check_checkpoint(model, args.checkpoint, ckpt), strict=True)
     model.eval()
     elas = {n: m for n, m in model.named_modules() if isinstance(m, ELA)}
-    if args.list or not elas:
-        print('\n'.join(elas) or 'this model has no ELA module')
+    if not elas:
+        raise SystemExit(f'{args.config}: this model has no ELA module, nothing to draw')
+    if args.list:
+        print('\n'.join(elas))
         return
     name = args.layer or list(elas)[-1]
     if name not in elas:
-        raise ValueError(
+        raise SystemExit(
             f'--layer {name!r} is not an ELA module of this model; choose one of: {", ".join(elas)}'
         )
     captured = {}
-
-    def hook(module, inp, out):
-        captured['map'] = strip_attention_map(module, inp[0])
-
+    handle = elas[name].register_forward_hook(
+        lambda m, i, o: captured.update(map=strip_attention_map(m, i[0]))
+    )
     inputs, sample = prepare(cfg, model, args.image)
-    handle = elas[name].register_forward_hook(hook)
     with torch.no_grad():
         model(inputs, mode='tensor')
     handle.remove()
 
     img = np.array(Image.open(args.image).convert('RGB'))
     in_hw, ori_hw = tuple(inputs.shape[-2:]), img.shape[:2]
-    panels = [img, overlay(img, to_image_frame(captured['map'], sample, in_hw, ori_hw))]
+    amap = to_image_frame(captured['map'], sample, in_hw, ori_hw)
+    lo, hi = float(captured['map'].min()), float(captured['map'].max())
+    scale = (0.0, 1.0) if args.fixed_scale else (lo, hi)
+    record = dict(image=args.image, ela_layer=name, ela_range=[lo, hi], ela_scale=list(scale))
+    panels = [
+        (f'input ({img.shape[1]}x{img.shape[0]})', img, None, None, None),
+        (
+            f'ELA map a_h x a_w: {name}\nvalues {lo:.3f} to {hi:.3f}',
+            img,
+            amap,
+            scale,
+            'gate (channel mean)',
+        ),
+    ]
     if args.cam:
-        heat = grad_cam(model, cfg.default_scope, inputs)
-        panels.append(overlay(img, to_image_frame(heat, sample, in_hw, ori_hw)))
-    Image.fromarray(np.concatenate(panels, axis=1)).save(args.out)
+        names = class_names(cfg, model)
+        layers = cam_layers(model, cfg.default_scope, args.cam_layer)
+        heat, what, layer, empty = grad_cam(
+            model, cfg.default_scope, inputs, layers, args.cls, names
+        )
+        title = f'Grad-CAM: {what}\nlayer {layer}' + (' (EMPTY: no positive evidence)' * empty)
+        panels.append((title, img, to_image_frame(heat, sample, in_hw, ori_hw), (0, 1), 'CAM'))
+        record.update(cam_target=what, cam_layer=layer, cam_empty=empty)
+        if empty:
+            warnings.warn(
+                f'Grad-CAM map is empty (all zero) for {what} at every tried layer '
+                f'({", ".join(n for n, _ in layers)}): try --cam-layer or --class',
+                stacklevel=1,
+            )
+    draw(panels, args.out)
+    with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
+        json.dump(record, f, indent=2)
     print(f'{name}: attention map{" and Grad-CAM" if args.cam else ""} -> {args.out}')
 
 

@@ -74,3 +74,6 @@ param_scheduler = [
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=300, max_keep_ckpts=2), logger=dict(interval=20))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# drawings (--show-dir): the masks at half opacity over the image (upstream: 0.8 hides the
+# image under the black background class)
+visualizer = dict(alpha=0.5)

@@ -108,3 +108,33 @@ custom_hooks = [
     ),
 ]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+
+# ---- test-time augmentation (--tta): the scales of the toy input range, not the 320-960 px of
+# the 416 px model upstream (a 160 px model tested at those loses most of its boxes)
+tta_scales = [img_scale, (128, 128), (192, 192)]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=s, keep_ratio=True) for s in tta_scales],
+            [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
+            [dict(type='Pad', pad_to_square=True, pad_val=dict(img=(114.0, 114.0, 114.0)))],
+            [dict(type='LoadAnnotations', with_bbox=True)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=(
+                        'img_id',
+                        'img_path',
+                        'ori_shape',
+                        'img_shape',
+                        'scale_factor',
+                        'flip',
+                        'flip_direction',
+                    ),
+                )
+            ],
+        ],
+    ),
+]

@@ -70,19 +70,24 @@ def voc_palette() -> List[int]:
     return pal
 
 
+#: drawing colours of the toy classes (the PNG masks keep the VOC palette, whose colours for
+#: these classes are too dark to see in drawings); background stays black
+TOY_COLOURS = {
+    'background': (0, 0, 0),
+    'aeroplane': (255, 64, 64),
+    'bicycle': (64, 224, 64),
+    'bird': (255, 208, 32),
+}
+
+
 def toy_metainfo(segmentation: bool = False) -> dict:
     """metainfo for the upstream dataset classes: the toy classes (plus 'background' for
-    segmentation) and their VOC palette colours."""
-    pal = voc_palette()
+    segmentation) and bright drawing colours (``TOY_COLOURS``); the one source the toy configs
+    take them from."""
     names = [n for n, _ in TOY_CLASSES]
     if segmentation:
         names = ['background'] + names
-    return dict(
-        classes=tuple(names),
-        palette=[
-            tuple(pal[3 * VOC_CLASSES.index(n) : 3 * VOC_CLASSES.index(n) + 3]) for n in names
-        ],
-    )
+    return dict(classes=tuple(names), palette=[TOY_COLOURS[n] for n in names])
 
 
 def _shape_mask(

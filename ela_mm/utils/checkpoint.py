@@ -18,6 +18,9 @@ exactly the globals mmengine writes:
 Anything else, ``os.system`` and friends included, is still refused.
 """
 
+import os.path as osp
+import pickle
+import zipfile
 from typing import List
 
 import numpy as np
@@ -70,11 +73,56 @@ def allow_mmengine_checkpoints() -> None:
         add(MMENGINE_SAFE_GLOBALS)
 
 
-def check_checkpoint(model: torch.nn.Module, path: str) -> dict:
+def read_checkpoint(path: str):
+    """``torch.load`` (safe loader) with errors that say what is wrong with the file: missing,
+    empty, not a checkpoint (garbage, truncated), or holding objects the safe loader refuses.
+    None of them suggests ``weights_only=False``, which would run code from the file."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist')
+    size = osp.getsize(path)
+    if size == 0:
+        raise ValueError(f'checkpoint {path!r} is empty (0 bytes): not a readable checkpoint')
+    with open(path, 'rb') as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(path) and head[:1] != b'\x80':  # torch.save: zip, or old pickle
+        raise ValueError(
+            f'{path!r} is not a readable checkpoint: neither a torch.save archive nor a '
+            f'pickle ({size} bytes; truncated by an interrupted copy or download, or another '
+            f'kind of file)'
+        )
+    try:
+        return torch.load(path, map_location='cpu')
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        if 'Unsupported global' in msg or 'unrecognized function' in msg:
+            reason = next(
+                (
+                    line.strip()
+                    for line in msg.splitlines()
+                    if 'GLOBAL' in line or 'unrecognized' in line
+                ),
+                msg.splitlines()[-1],
+            )
+            raise ValueError(
+                f"checkpoint {path!r} holds objects that torch's safe loader refuses ({reason}); "
+                f'ela_mm allows exactly what mmengine writes. Load only checkpoints you trust, '
+                f'and convert others to a plain state dict'
+            ) from None
+        raise ValueError(
+            f'{path!r} is not a readable checkpoint ({msg.splitlines()[-1]})'
+        ) from None
+    except (EOFError, RuntimeError, OSError) as e:
+        raise ValueError(
+            f'{path!r} is not a readable checkpoint (truncated or damaged: {e})'
+        ) from None
+
+
+def check_checkpoint(model: torch.nn.Module, path: str, ckpt=None) -> dict:
     """Refuse a checkpoint whose weights do not fit the model (missing or unexpected keys,
     other shapes): mmengine would only warn and then evaluate a half-initialised model.
-    Returns the checkpoint's state dict (``module.`` prefixes removed)."""
-    ckpt = torch.load(path, map_location='cpu')
+    ``ckpt``: the file's content when already read (:func:`read_checkpoint`). Returns the
+    checkpoint's state dict (``module.`` prefixes removed)."""
+    ckpt = read_checkpoint(path) if ckpt is None else ckpt
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
     own = model.state_dict()

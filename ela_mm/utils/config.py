@@ -79,10 +79,14 @@ def count_params(model: nn.Module) -> int:
 
 
 def config_dirs() -> List[str]:
-    """Where the shipped configs are: ``<installed ela_mm>/.mim/configs`` in an installation
-    (wheel, sdist, editable), ``<clone>/configs`` next to the package in a clone."""
+    """Where the shipped configs are: ``<clone>/configs`` when the package runs from its source
+    tree (a clone, an editable install), else ``<installed ela_mm>/.mim/configs`` (wheel,
+    sdist)."""
     pkg = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    dirs = [osp.join(pkg, '.mim', 'configs'), osp.join(osp.dirname(pkg), 'configs')]
+    clone = osp.dirname(pkg)
+    dirs = [osp.join(pkg, '.mim', 'configs')]
+    if osp.isfile(osp.join(clone, 'setup.py')) and osp.isfile(osp.join(clone, 'model-index.yml')):
+        dirs.insert(0, osp.join(clone, 'configs'))
     return [d for d in dirs if osp.isdir(d)]
 
 

@@ -1,39 +1,113 @@
-"""What tools/train.py and tools/test.py share: argument handling that mmdet, mmseg and
-mmpretrain users know, CPU-friendly distributed start-up, and the runner."""
+"""What tools/train.py and tools/test.py share after parsing their arguments (tools/cli_args.py):
+the config with --cfg-options and --data-root applied, CPU-friendly distributed start-up, and the
+runner."""
 
 import os
 import os.path as osp
+from typing import List
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from .config import load_config
+from .data_check import set_data_root
+
+#: the top-level config keys mmengine's Runner (and tools/test.py) read after loading
+RUNNER_KEYS = {
+    'model',
+    'work_dir',
+    'train_dataloader',
+    'val_dataloader',
+    'test_dataloader',
+    'train_cfg',
+    'val_cfg',
+    'test_cfg',
+    'auto_scale_lr',
+    'optim_wrapper',
+    'param_scheduler',
+    'val_evaluator',
+    'test_evaluator',
+    'default_hooks',
+    'custom_hooks',
+    'data_preprocessor',
+    'load_from',
+    'resume',
+    'launcher',
+    'env_cfg',
+    'log_processor',
+    'log_level',
+    'visualizer',
+    'default_scope',
+    'randomness',
+    'experiment_name',
+    'runner_type',
+    'model_wrapper_cfg',
+    'compile',
+    'tta_model',
+    'tta_pipeline',
+    'custom_imports',
+}
+#: what torchrun sets for every process of mmengine's 'pytorch' launcher
+TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
 
-def add_common_args(parser) -> None:
-    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (list items: a.0.b=v)',
-    )
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher (mmengine)',
-    )
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+def _keys_holding(cfg, value, prefix: str = '') -> List[str]:
+    """Dotted keys of ``cfg`` whose value equals ``value`` (lists by index)."""
+    out = []
+    items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg)
+    for k, v in items:
+        key = f'{prefix}.{k}' if prefix else str(k)
+        if isinstance(v, (dict, list, tuple)):
+            out += _keys_holding(v, value, key)
+        elif v == value and prefix:
+            out.append(key)
+    return out
+
+
+def warn_unread_options(cfg: Config, options: dict) -> List[str]:
+    """Warn about --cfg-options keys that are top-level variables of the config file: mmengine
+    substituted them where the file used them, and nothing reads them after loading."""
+    warned = []
+    for key in options:
+        if '.' in key or key in RUNNER_KEYS or key not in cfg:
+            continue
+        holders = _keys_holding(cfg._cfg_dict.to_dict(), cfg[key])
+        fix = '--data-root DIR' if key == 'data_root' else 'the dotted keys'
+        print(
+            f'WARNING: --cfg-options {key}=...: {key!r} is a variable of the config file, '
+            f'already substituted where the file used it; changing it now changes nothing. '
+            f'Use {fix}' + (f' (it is used at: {", ".join(holders[:8])})' if holders else ''),
+            flush=True,
+        )
+        warned.append(key)
+    return warned
+
+
+def check_launcher_env(launcher: str) -> None:
+    """``--launcher pytorch`` without torchrun's environment fails late and obscurely."""
+    missing = [k for k in TORCHRUN_ENV if k not in os.environ]
+    if launcher == 'pytorch' and missing:
+        raise SystemExit(
+            f'--launcher pytorch expects the environment torchrun sets for each process '
+            f'({", ".join(missing)} missing). Start distributed runs with '
+            f'`bash tools/dist_train.sh CONFIG NUM_PROCESSES` (or tools/dist_test.sh), or drop '
+            f'--launcher for one process'
+        )
 
 
 def setup_config(args, default_work_dir_root: str = 'work_dirs') -> Config:
-    """Load the config, apply --cfg-options, pick the work dir and the launcher."""
+    """Load the config, apply --cfg-options and --data-root, pick the work dir and the
+    launcher."""
+    check_launcher_env(args.launcher)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = load_config(args.config)
     if args.cfg_options:
+        warn_unread_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'data_root', None):
+        changed = set_data_root(cfg, args.data_root)
+        print(f'--data-root {args.data_root}: set {", ".join(changed)}', flush=True)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir

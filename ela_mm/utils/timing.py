@@ -1,7 +1,11 @@
 """Timing and memory measurement for the benchmark tools: interleaved rounds, paired ratios,
 exact CPU peak memory."""
 
+import contextlib
+import os
 import statistics
+import sys
+import tempfile
 import time
 from typing import Callable, Dict, List
 
@@ -77,6 +81,31 @@ def keep_freed_memory() -> None:
     libc.mallopt(-1, 2**30)  # M_TRIM_THRESHOLD
 
 
+#: what the profiler's C++ side (kineto) prints on a CPU-only machine, none of it a problem:
+#: trace markers and "gpuGetDeviceCount failed" (there is no GPU to count)
+_PROFILER_NOISE = ('USDT:', 'STAGE:', 'gpuGetDeviceCount failed')
+
+
+@contextlib.contextmanager
+def _quiet_profiler_logs():
+    """Hold back the profiler's own log lines written to the process's stderr (file
+    descriptor 2, below Python) and pass every other line on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors='replace').splitlines(keepends=True):
+                if not any(n in line for n in _PROFILER_NOISE):
+                    sys.stderr.write(line)
+
+
 def peak_bytes(fn: Callable[[], None], device: str) -> int:
     """Peak bytes held by tensors above the starting level while ``fn`` runs.
 
@@ -91,10 +120,11 @@ def peak_bytes(fn: Callable[[], None], device: str) -> int:
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
-    with torch.profiler.profile(
-        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
-    ) as prof:
-        fn()
+    with _quiet_profiler_logs():
+        with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+        ) as prof:
+            fn()
     events = sorted(
         (e.start_ns(), e.nbytes())
         for e in prof.profiler.kineto_results.events()

@@ -91,3 +91,26 @@ def test_compare_models_tool(tmp_path):
     assert 'ELA-T latency / CA latency' in out and 'ELA-T latency / plain latency' in out
     text = md.read_text()
     assert 'compare_models.py yolox' in text and '<!-- compare_models:yolox:cpu:start' in text
+
+
+def test_analysis_tools_take_cfg_options():
+    """--cfg-options reaches the model the tool measures: ELA-S instead of ELA-B."""
+
+    def params(*extra):
+        out = _run(
+            [
+                'tools/analysis/get_model_flops.py',
+                'configs/resnet/resnet18-ela-b_8xb32_in1k.py',
+                '--shape',
+                '32',
+                '32',
+                *extra,
+            ]
+        )
+        line = next(x for x in out.splitlines() if x.startswith('parameters'))
+        return int(line.split(':')[1].split()[0].replace(',', ''))
+
+    b = params()
+    s = params('--cfg-options', 'model.backbone.attention.variant=S')
+    widths = [64] * 2 + [128] * 2 + [256] * 2 + [512] * 2  # ResNet-18 blocks
+    assert s - b == sum((42 - 9) * c for c in widths)  # ELA-S 42C vs ELA-B 9C per module

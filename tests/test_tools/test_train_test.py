@@ -3,6 +3,7 @@ test with --out/--show-dir, bad-input errors, attention visualisation."""
 
 import copy
 import glob
+import json
 import os
 import os.path as osp
 import pickle
@@ -223,6 +224,8 @@ def test_missing_dataset_names_folder_and_fix(tmp_path):
 
 
 def test_vis_attention(trained, toy):
+    """Labelled panels large enough to read, what each shows recorded; bad layer names and
+    models without ELA refused with a non-zero exit."""
     cfg, ckpt, tmp = trained
     img = osp.join(toy, 'VOC2007/JPEGImages/000009.jpg')
     out = run(
@@ -233,14 +236,58 @@ def test_vis_attention(trained, toy):
     assert out.returncode == 0, out.stderr[-3000:]
     from PIL import Image
 
-    w, h = Image.open(img).size
-    assert Image.open(osp.join(tmp, 'att.png')).size == (3 * w, h)  # image | ELA | Grad-CAM
+    w, h = Image.open(osp.join(tmp, 'att.png')).size
+    assert w >= 3 * 500 and h >= 400  # three panels of readable size
+    record = json.load(open(osp.join(tmp, 'att.json')))
+    assert record['ela_layer'] == 'backbone.stage4.ela'
+    lo, hi = record['ela_range']
+    assert 0 < lo < hi < 1 and record['ela_scale'] == [lo, hi]
+    assert record['cam_target'].startswith('top box: ') and record['cam_layer'].startswith(
+        'backbone.stage'
+    )
+    assert record['cam_empty'] is False or 'Grad-CAM map is empty' in out.stderr
     out = run(
         [osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--layer', 'nope'],
         cwd=tmp,
         timeout=600,
     )
     assert 'backbone.stage4.ela' in out.stderr and out.returncode != 0
+    # a model without ELA: nothing to draw is an error, not a silent success
+    se_cfg = osp.join(tmp, 'se.py')
+    with open(se_cfg, 'w') as f:
+        f.write(
+            f"_base_ = '{cfg}'\nmodel = dict(backbone=dict(plugins=[dict(cfg=dict(\n"
+            "    type='SE'), stages=(False, True, True, True))]))\n"
+        )
+    from ela_mm.utils.config import build_model, load_config
+
+    se_ckpt = osp.join(tmp, 'se.pth')
+    torch.save({'state_dict': build_model(load_config(se_cfg)).state_dict()}, se_ckpt)
+    out = run([osp.join(ROOT, 'tools/vis_attention.py'), se_cfg, se_ckpt, img], cwd=tmp)
+    assert out.returncode != 0 and 'this model has no ELA module, nothing to draw' in out.stderr
+
+
+def test_resume_without_a_checkpoint_says_it_starts_from_scratch(trained, toy):
+    cfg, _, tmp = trained
+    out = run(
+        [
+            osp.join(ROOT, 'tools/train.py'),
+            cfg,
+            '--work-dir',
+            'fresh',
+            '--resume',
+            '--cfg-options',
+            'train_cfg.max_epochs=1',
+        ],
+        cwd=tmp,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (
+        '--resume: no checkpoint in fresh (no last_checkpoint file): training starts from '
+        'scratch' in out.stdout
+    )
+    assert 'ela_mm kernels: compiled CPU extension' in out.stdout
 
 
 def test_segmentation_train_test_show_dir(toy, tmp_path):
@@ -284,5 +331,29 @@ def test_segmentation_train_test_show_dir(toy, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'mIoU' in out.stdout + out.stderr
-    assert len(glob.glob(str(tmp_path / 't' / 'shown' / '**' / '*.png'), recursive=True)) == 4
-    assert not (tmp_path / 'shown').exists()
+    drawn = glob.glob(str(tmp_path / 't' / 'shown' / '**' / '*.png'), recursive=True)
+    assert len(drawn) == 4 and not (tmp_path / 'shown').exists()
+    assert f'drawings of the predictions written to {osp.join("t", "shown")}' in out.stdout
+    import numpy as np
+    from PIL import Image
+
+    # ground truth | prediction, the masks at half opacity: the images stay visible
+    assert min(np.asarray(Image.open(p).convert('L')).mean() for p in drawn) > 50
+    # Grad-CAM of a segmentor targets a foreground class unless asked otherwise
+    img = glob.glob(f'{toy}/VOC2007/JPEGImages/*.jpg')[0]
+    out = run(
+        [
+            osp.join(ROOT, 'tools/vis_attention.py'),
+            str(cfg),
+            'w/iter_2.pth',
+            img,
+            '--cam',
+            '--out',
+            'seg_att.png',
+        ],
+        cwd=str(tmp_path),
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = json.load(open(tmp_path / 'seg_att.json'))
+    assert record['cam_target'].startswith('class ') and 'background' not in record['cam_target']

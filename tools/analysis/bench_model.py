@@ -12,7 +12,30 @@ import argparse
 import os.path as osp
 import sys
 
+from mmengine.config import DictAction
+
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Latency, training-step time and memory')
+    parser.add_argument('config')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (as in tools/train.py)',
+    )
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=8, help='the larger inference batch')
+    parser.add_argument('--train-batch', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=10)
+    return parser.parse_args()
+
+
+if __name__ == '__main__':
+    parse_args()  # before the heavy imports: -h and bad options answer at once
 
 import torch  # noqa: E402
 
@@ -23,22 +46,13 @@ from ela_mm.utils.synthetic import inference_fn, num_classes, synthetic_batch, t
 from ela_mm.utils.timing import interleaved, peak_bytes  # noqa: E402
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description='Latency, training-step time and memory')
-    parser.add_argument('config')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
-    parser.add_argument('--batch', type=int, default=8, help='the larger inference batch')
-    parser.add_argument('--train-batch', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=10)
-    return parser.parse_args()
-
-
 def main() -> None:
     args = parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('--device cuda: no CUDA device is available')
     cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     model = build_model(cfg).to(args.device)
     hw = tuple(args.shape) if args.shape else input_size(cfg)
     scope = cfg.default_scope

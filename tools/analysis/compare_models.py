@@ -22,7 +22,42 @@ import os.path as osp
 import statistics
 import sys
 
+from mmengine.config import DictAction
+
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: family -> (plain baseline config name, default input size or None for the config's own)
+FAMILIES = {
+    'yolox': ('yolox_nano_8xb8-300e_voc0712', None),
+    'rtmdet': ('rtmdet_tiny_8xb32-300e_coco', (320, 320)),
+    'faster-rcnn': ('faster-rcnn_r50_fpn_8xb2-1x_coco', (320, 320)),
+    'deeplabv3': ('deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
+    'deeplabv3-mv2': ('deeplabv3_m-v2-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
+    'resnet50': ('resnet50_8xb32_in1k', None),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('family', choices=sorted(FAMILIES))
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
+    parser.add_argument('--train-batch', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (as in tools/train.py)',
+    )
+    parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
+    args = parser.parse_args()
+    return parser, args
+
+
+if __name__ == '__main__':
+    parse_args()  # before the heavy imports: -h and bad options answer at once
 
 import torch  # noqa: E402
 
@@ -40,23 +75,14 @@ from ela_mm.utils.synthetic import (  # noqa: E402
 )
 from ela_mm.utils.timing import interleaved_samples, paired_ratio, peak_bytes  # noqa: E402
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: family -> (plain baseline config name, default input size or None for the config's own)
-FAMILIES = {
-    'yolox': ('yolox_nano_8xb8-300e_voc0712', None),
-    'rtmdet': ('rtmdet_tiny_8xb32-300e_coco', (320, 320)),
-    'faster-rcnn': ('faster-rcnn_r50_fpn_8xb2-1x_coco', (320, 320)),
-    'deeplabv3': ('deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
-    'deeplabv3-mv2': ('deeplabv3_m-v2-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
-    'resnet50': ('resnet50_8xb32_in1k', None),
-}
 
-
-def compare(family: str, device: str, shape, train_batch: int, repeats: int):
+def compare(family: str, device: str, shape, train_batch: int, repeats: int, cfg_options=None):
     baseline, default_shape = FAMILIES[family]
     models, steps, rows = {}, {}, []
     for entry in comparison_rows(ROOT, baseline):
         cfg = load_config(entry['path'])
+        if cfg_options:  # the same overrides for every model of the family
+            cfg.merge_from_dict(cfg_options)
         hw = tuple(shape or default_shape or input_size(cfg))
         model = build_model(cfg).to(device)
         model.eval()
@@ -131,17 +157,12 @@ def targets(rows, family: str):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('family', choices=sorted(FAMILIES))
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
-    parser.add_argument('--train-batch', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
+    parser, args = parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
-    rows, hw = compare(args.family, args.device, args.shape, args.train_batch, args.repeats)
+    rows, hw = compare(
+        args.family, args.device, args.shape, args.train_batch, args.repeats, args.cfg_options
+    )
     text = table(rows, args.family)
     lines = [
         f'| {what} | {value:.3f} | <= {target} | {"yes" if value <= target else "**no**"} |'

@@ -13,19 +13,20 @@ import argparse
 import os.path as osp
 import sys
 
+from mmengine.config import DictAction
+
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import torch  # noqa: E402
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
-from ela_mm.utils.flops import count_flops  # noqa: E402
-from ela_mm.utils.synthetic import WithSamples, num_classes, synthetic_batch  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Parameters and FLOPs of a config')
     parser.add_argument('config')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (as in tools/train.py)',
+    )
     parser.add_argument(
         '--shape',
         type=int,
@@ -37,6 +38,17 @@ def parse_args():
     return parser.parse_args()
 
 
+if __name__ == '__main__':
+    parse_args()  # before the heavy imports: -h and bad options answer at once
+
+import torch  # noqa: E402
+
+import ela_mm  # noqa: E402,F401
+from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
+from ela_mm.utils.flops import count_flops  # noqa: E402
+from ela_mm.utils.synthetic import WithSamples, num_classes, synthetic_batch  # noqa: E402
+
+
 def human(n: float) -> str:
     for unit, div in (('G', 1e9), ('M', 1e6), ('K', 1e3)):
         if abs(n) >= div:
@@ -44,8 +56,10 @@ def human(n: float) -> str:
     return str(int(n))
 
 
-def analyse(config: str, shape=None, batch: int = 1) -> dict:
+def analyse(config: str, shape=None, batch: int = 1, cfg_options=None) -> dict:
     cfg = load_config(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     model = build_model(cfg)
     model.eval()
     h, w = shape or input_size(cfg)
@@ -57,7 +71,7 @@ def analyse(config: str, shape=None, batch: int = 1) -> dict:
 
 def main() -> None:
     args = parse_args()
-    r = analyse(args.config, args.shape, args.batch)
+    r = analyse(args.config, args.shape, args.batch, args.cfg_options)
     print(f'config:            {args.config}')
     print(f'input:             {r["batch"]} x 3 x {r["shape"][0]} x {r["shape"][1]}')
     print(f'parameters:        {r["params"]:,} ({human(r["params"])})')

@@ -1,5 +1,7 @@
 """mmseg's ResNetV1c whose Bottleneck chains several plugins at one position."""
 
+from typing import List, Optional
+
 from mmseg.models.backbones import ResNetV1c
 from mmseg.models.backbones.resnet import Bottleneck
 from mmseg.registry import MODELS
@@ -29,3 +31,14 @@ class PluginResNetV1c(ResNetV1c):
         depth: (ChainedPluginBottleneck if block is Bottleneck else block, blocks)
         for depth, (block, blocks) in ResNetV1c.arch_settings.items()
     }
+
+    def __init__(self, *args, plugins: Optional[List[dict]] = None, **kwargs) -> None:
+        num_stages = kwargs.get('num_stages', 4)
+        for plugin in plugins or []:
+            flags = plugin.get('stages')
+            if flags is not None and len(flags) != num_stages:
+                raise ValueError(
+                    f'PluginResNetV1c: plugin {plugin["cfg"]} has {len(flags)} stage flags, '
+                    f'the backbone has {num_stages} stages (layer1 to layer{num_stages})'
+                )
+        super().__init__(*args, plugins=plugins, **kwargs)

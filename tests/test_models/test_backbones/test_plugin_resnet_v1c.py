@@ -1,5 +1,6 @@
 """PluginResNetV1c: mmseg's ResNetV1c whose plugins at one position chain."""
 
+import pytest
 import torch
 import torch.nn as nn
 from mmseg.models.backbones import ResNetV1c
@@ -61,3 +62,13 @@ def test_upstream_checkpoint_loads_with_only_attention_keys_missing():
     assert res.unexpected_keys == []
     assert len(res.missing_keys) == 16 * 3
     assert all(k.split('.')[2] == 'ela' for k in res.missing_keys)
+
+
+def test_wrong_number_of_stage_flags_names_the_problem():
+    plugin = dict(cfg=dict(type='ELA'), stages=(True, True), position='after_conv3')
+    with pytest.raises(
+        ValueError,
+        match=r"PluginResNetV1c: plugin \{'type': 'ELA'\} has 2 stage "
+        r'flags, the backbone has 4 stages',
+    ):
+        PluginResNetV1c(depth=50, plugins=[plugin])

@@ -1,0 +1,207 @@
+"""A new user's first hour: pointing a config at your own data, commands that work from where
+users run them, errors that name the fix early, options that fit the shipped configs."""
+
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ela_mm.utils.checkpoint import read_checkpoint
+from ela_mm.utils.config import load_config
+from ela_mm.utils.data_check import check_data, set_data_root
+from ela_mm.utils.launch import setup_config, warn_unread_options
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_DET = osp.join(ROOT, 'configs/toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py')
+TOY_SEG = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-1500it_toyvoc-128x128.py')
+ENV = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+ENV.pop('RANK', None)
+
+
+def run(args, cwd, env=ENV, timeout=600):
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+class Args:
+    config, work_dir, cfg_options, launcher, local_rank, data_root = (
+        TOY_DET,
+        None,
+        None,
+        'none',
+        0,
+        None,
+    )
+
+
+# ------------------------------------------------------------------ your own data
+def test_data_root_reaches_every_dataset_of_a_wrapped_config(tmp_path):
+    cfg = load_config(TOY_DET)
+    changed = set_data_root(cfg, '/my/data')
+    assert changed == [
+        'train_dataloader.dataset.dataset.data_root',
+        'val_dataloader.dataset.data_root',
+        'test_dataloader.dataset.data_root',
+    ]
+    assert cfg.train_dataloader.dataset.dataset.data_root == '/my/data/'
+    assert cfg.test_dataloader.dataset.data_root == '/my/data/'
+    seg = load_config(TOY_SEG)  # data_root 'data/toy_voc/VOC2007': the sub-folder is kept
+    set_data_root(seg, '/my/data')
+    assert seg.train_dataloader.dataset.data_root == '/my/data'
+
+
+def test_data_root_flag_through_the_tool(tmp_path):
+    args = Args()
+    args.data_root = str(tmp_path)
+    cfg = setup_config(args)
+    assert cfg.train_dataloader.dataset.dataset.data_root == f'{tmp_path}/'
+    with pytest.raises(FileNotFoundError, match=r'VOC2007/ImageSets/Main/train.txt'):
+        check_data(cfg, ['train_dataloader'])
+
+
+def test_top_level_variable_in_cfg_options_is_flagged(capsys):
+    cfg = load_config(TOY_DET)
+    assert warn_unread_options(cfg, {'data_root': '/x', 'work_dir': 'w', 'a.b': 1}) == ['data_root']
+    out = capsys.readouterr().out
+    assert "--cfg-options data_root=...: 'data_root' is a variable of the config file" in out
+    assert 'Use --data-root DIR' in out
+    assert 'train_dataloader.dataset.dataset.data_root' in out
+
+
+def test_missing_data_names_the_dotted_key_and_the_flag(tmp_path):
+    out = run([osp.join(ROOT, 'tools/train.py'), TOY_DET, '--work-dir', 'w'], cwd=str(tmp_path))
+    assert out.returncode != 0
+    assert "dataset path 'data/toy_voc/' does not exist (relative to the current folder" in (
+        out.stderr
+    )
+    assert 'train_dataloader.dataset.dataset.data_root' in out.stderr
+    assert '--data-root DIR' in out.stderr and 'tools/misc/make_toy_voc.py' in out.stderr
+
+
+# ------------------------------------------------------------------ where users run them
+@pytest.mark.parametrize(
+    'tool',
+    ['tools/train.py', 'tools/test.py', 'tools/vis_attention.py', 'tools/misc/make_toy_voc.py'],
+)
+def test_help_answers_before_the_heavy_imports(tool):
+    code = (
+        'import runpy, sys\n'
+        f'sys.argv = [{tool!r}, "-h"]\n'
+        f'sys.path.insert(0, {osp.dirname(osp.join(ROOT, tool))!r})\n'
+        'try:\n'
+        f'    runpy.run_path({osp.join(ROOT, tool)!r}, run_name="__main__")\n'
+        'except SystemExit:\n'
+        '    pass\n'
+        'print("torch imported:", "torch" in sys.modules)\n'
+    )
+    out = run(['-c', code], cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'usage:' in out.stdout and 'torch imported: False' in out.stdout
+
+
+def test_launcher_scripts_use_python_and_quote_arguments(tmp_path):
+    fake = tmp_path / 'fakepython'
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "[$a]"; done\n')
+    fake.chmod(0o755)
+    env = dict(ENV, PYTHON=str(fake))
+    out = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools/dist_train.sh'), 'my cfg.py', '2', '--work-dir', 'a b'],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split('\n')
+    assert '[my cfg.py]' in lines and '[a b]' in lines and '[--nproc_per_node=2]' in lines
+    out = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools/dist_test.sh'), 'c.py'],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and 'usage: bash' in out.stderr
+
+
+# ------------------------------------------------------------------ errors name the fix, early
+@pytest.mark.parametrize(
+    'content,pattern',
+    [
+        (b'', 'is empty'),
+        (b'GIF89a not a checkpoint' * 50, 'is not a readable checkpoint'),
+    ],
+)
+def test_unreadable_checkpoints(tmp_path, content, pattern):
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=pattern) as e:
+        read_checkpoint(str(path))
+    assert 'weights_only' not in str(e.value)
+
+
+def test_truncated_checkpoint_and_the_test_tool(tmp_path):
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.ones(1000)}}, good)
+    data = good.read_bytes()
+    bad = tmp_path / 'epoch_1.pth'
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match='is not a readable checkpoint'):
+        read_checkpoint(str(bad))
+    out = run([osp.join(ROOT, 'tools/test.py'), TOY_DET, str(bad)], cwd=str(tmp_path))
+    assert out.returncode != 0 and 'is not a readable checkpoint' in out.stderr
+    assert 'weights_only' not in out.stderr and 'Runner' not in out.stderr
+
+
+def test_amp_without_gpu_and_pytorch_launcher_without_torchrun(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is present: --amp is allowed')
+    out = run([osp.join(ROOT, 'tools/train.py'), TOY_DET, '--amp'], cwd=str(tmp_path))
+    assert out.returncode != 0 and '--amp needs a CUDA GPU' in out.stderr
+    env = {k: v for k, v in ENV.items() if k not in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR')}
+    out = run(
+        [osp.join(ROOT, 'tools/train.py'), TOY_DET, '--launcher', 'pytorch'],
+        cwd=str(tmp_path),
+        env=env,
+    )
+    assert out.returncode != 0
+    assert '--launcher pytorch expects the environment torchrun sets' in out.stderr
+    assert 'tools/dist_train.sh' in out.stderr
+
+
+# ------------------------------------------------------------------ options fit the configs
+def test_toy_tta_scales_fit_the_toy_model():
+    cfg = load_config(TOY_DET)
+    (resizes,) = [t for t in cfg.tta_pipeline[1]['transforms'] if t[0]['type'] == 'Resize']
+    scales = sorted(r['scale'] for r in resizes)
+    lo, hi = cfg.model.data_preprocessor.batch_augments[0]['random_size_range']
+    assert tuple(cfg.img_scale) in [tuple(s) for s in scales]
+    assert all(lo <= s[0] <= hi and lo <= s[1] <= hi for s in scales), scales
+
+
+def test_readme_python_snippets_run():
+    text = open(osp.join(ROOT, 'README.md')).read()
+    blocks = re.findall(r'```python\n(.*?)```', text, flags=re.S)
+    assert len(blocks) >= 3
+    for code in blocks:
+        exec(compile(code, 'README.md', 'exec'), {})
+
+
+def test_readme_says_how_to_use_the_environment():
+    text = open(osp.join(ROOT, 'README.md')).read()
+    quick = text[text.index('## Quick start') : text.index('## Installation')]
+    assert 'source .venv/bin/activate' in quick and '.venv/bin/python' in quick
+    assert 'smoke run' in text.lower()
+
+
+def test_cpu_peak_memory_is_quiet():
+    code = (
+        'import torch\nfrom ela_mm.utils.timing import peak_bytes\n'
+        'print(peak_bytes(lambda: torch.ones(1000), "cpu"))\n'
+    )
+    out = run(['-c', code], cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == '4000'
+    assert 'gpuGetDeviceCount' not in out.stderr and 'USDT' not in out.stderr

@@ -1,0 +1,28 @@
+"""Command-line options the tools share, as mmdet's tools name them. Only argparse and
+mmengine's DictAction are imported here, so that ``-h`` answers at once (the tools import ela_mm,
+torch and the OpenMMLab libraries after parsing)."""
+
+from mmengine.config import DictAction
+
+
+def add_common_args(parser) -> None:
+    """The options tools/train.py and tools/test.py share (as mmdet's tools name them)."""
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
+    parser.add_argument(
+        '--data-root',
+        help='point every dataset of the config at this folder (what the config calls '
+        'data_root; wrapped datasets included)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (list items: a.0.b=v)',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (mmengine)',
+    )
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
