@@ -86,7 +86,17 @@ def test_missing_data_names_the_dotted_key_and_the_flag(tmp_path):
 # ------------------------------------------------------------------ where users run them
 @pytest.mark.parametrize(
     'tool',
-    ['tools/train.py', 'tools/test.py', 'tools/vis_attention.py', 'tools/misc/make_toy_voc.py'],
+    [
+        'tools/train.py',
+        'tools/test.py',
+        'tools/vis_attention.py',
+        'tools/misc/make_toy_voc.py',
+        'tools/misc/metafile.py',
+        'tools/analysis/get_model_flops.py',
+        'tools/analysis/bench_model.py',
+        'tools/analysis/compare_models.py',
+        'tools/analysis/bench_modules.py',
+    ],
 )
 def test_help_answers_before_the_heavy_imports(tool):
     code = (

@@ -26,13 +26,26 @@ import statistics
 import sys
 from typing import Callable, Dict, List
 
-import torch
-import torch.nn as nn
 
-from ela_mm import ELA, CoordAtt
-from ela_mm.ops import kernels_in_use
-from ela_mm.utils.report import machine, report
-from ela_mm.utils.timing import (
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--repeats', type=int, default=25)
+    parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
+    args = parser.parse_args()
+    return parser, args
+
+
+if __name__ == '__main__':
+    parse_args()  # before the heavy imports: -h and bad options answer at once
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from ela_mm import ELA, CoordAtt  # noqa: E402
+from ela_mm.ops import kernels_in_use  # noqa: E402
+from ela_mm.utils.report import machine, report  # noqa: E402
+from ela_mm.utils.timing import (  # noqa: E402
     interleaved_samples,
     keep_freed_memory,
     paired_ratio,
@@ -150,11 +163,7 @@ def table(rows: List[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--repeats', type=int, default=25)
-    parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
+    parser, args = parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     if args.device == 'cpu':

@@ -16,8 +16,19 @@ from collections import defaultdict
 
 import yaml
 
-from ela_mm.utils.config import build_model, count_params, load_config
-from ela_mm.utils.model_index import DATASETS, attention_label, parse_config_name
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--write', action='store_true', help='write the metafiles')
+    args = parser.parse_args()
+    return parser, args
+
+
+if __name__ == '__main__':
+    parse_args()  # before the heavy imports: -h and bad options answer at once
+
+from ela_mm.utils.config import build_model, count_params, load_config  # noqa: E402
+from ela_mm.utils.model_index import DATASETS, attention_label, parse_config_name  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = {
@@ -149,9 +160,7 @@ def table(rows) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--write', action='store_true', help='write the metafiles')
-    args = parser.parse_args()
+    parser, args = parse_args()
     rows = collect()
     if args.write:
         write_metafiles(rows)
