@@ -13,12 +13,7 @@ def add_common_args(parser) -> None:
         help='point every dataset of the config at this folder (what the config calls '
         'data_root; wrapped datasets included)',
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (list items: a.0.b=v)',
-    )
+    add_cfg_options(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -26,3 +21,13 @@ def add_common_args(parser) -> None:
         help='job launcher (mmengine)',
     )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_cfg_options(parser) -> None:
+    """``--cfg-options key=value ...``: override config entries, as mmdet's tools do."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value (list items: a.0.b=v)',
+    )

@@ -24,7 +24,7 @@ import os.path as osp
 import sys
 import warnings
 
-from mmengine.config import DictAction
+from cli_args import add_cfg_options
 
 
 def parse_args():
@@ -41,12 +41,7 @@ def parse_args():
     parser.add_argument('--cam', action='store_true', help='add a Grad-CAM heat map')
     parser.add_argument('--cam-layer', help='module for Grad-CAM (default: chosen per task)')
     parser.add_argument('--class', dest='cls', help='Grad-CAM target class name')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (as in tools/train.py)',
-    )
+    add_cfg_options(parser)
     return parser.parse_args()
 
 

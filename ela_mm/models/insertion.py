@@ -28,7 +28,7 @@ exactly the attention keys missing.
 import difflib
 import fnmatch
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -228,9 +228,8 @@ def insert_attention(host: nn.Module, attention: Sequence[dict]) -> Dict[str, st
         cfg = attention_cfg(spec['cfg'])
         paths = match_modules(host, spec['after'])
         outputs = _probe_outputs(host, paths)
-        holders: Dict[str, int] = {}
-        for p in paths:
-            holders[_holder(host, p)[0]] = holders.get(_holder(host, p)[0], 0) + 1
+        holder_of = {p: _holder(host, p)[0] for p in paths}
+        shared = Counter(holder_of.values())
         for path in paths:
             if outputs:
                 if path not in outputs:
@@ -272,7 +271,7 @@ def insert_attention(host: nn.Module, attention: Sequence[dict]) -> Dict[str, st
             except ValueError as e:
                 raise ValueError(f'attention after {path!r} ({channels} channels): {e}') from e
             name = spec.get('name') or getattr(module, '_abbr_', type(module).__name__.lower())
-            if holders[_holder(host, path)[0]] > 1:
+            if shared[holder_of[path]] > 1:
                 name = f'{name}_{path.rpartition(".")[2]}'
             done[path] = _insert(host, path, name, module)
     return done

@@ -71,7 +71,7 @@ def warn_unread_options(cfg: Config, options: dict) -> List[str]:
     for key in options:
         if '.' in key or key in RUNNER_KEYS or key not in cfg:
             continue
-        holders = _keys_holding(cfg._cfg_dict.to_dict(), cfg[key])
+        holders = _keys_holding(cfg.to_dict(), cfg[key])
         fix = '--data-root DIR' if key == 'data_root' else 'the dotted keys'
         print(
             f'WARNING: --cfg-options {key}=...: {key!r} is a variable of the config file, '

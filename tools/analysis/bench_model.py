@@ -12,20 +12,16 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
+
+from cli_args import add_cfg_options  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Latency, training-step time and memory')
     parser.add_argument('config')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (as in tools/train.py)',
-    )
+    add_cfg_options(parser)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=8, help='the larger inference batch')

@@ -22,9 +22,10 @@ import os.path as osp
 import statistics
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
+
+from cli_args import add_cfg_options  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: family -> (plain baseline config name, default input size or None for the config's own)
@@ -45,12 +46,7 @@ def parse_args():
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (as in tools/train.py)',
-    )
+    add_cfg_options(parser)
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
     args = parser.parse_args()
     return parser, args

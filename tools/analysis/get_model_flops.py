@@ -13,20 +13,16 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
+
+from cli_args import add_cfg_options  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Parameters and FLOPs of a config')
     parser.add_argument('config')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (as in tools/train.py)',
-    )
+    add_cfg_options(parser)
     parser.add_argument(
         '--shape',
         type=int,

@@ -55,10 +55,11 @@ class CoordAtt(nn.Module):
         self.conv_w = nn.Conv2d(mip, in_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        path = select_path(x, self.parameters(), self.fused)
+        params = list(self.parameters())
+        path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
             return self.forward_reference(x)
-        return strip_attention(x, self.attend, list(self.parameters()), path)
+        return strip_attention(x, self.attend, params, path)
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What CA computes, in plain PyTorch ops."""

@@ -150,10 +150,11 @@ class ELA(nn.Module):
         return (self.conv_h, self.gn_h), (self.conv_w, self.gn_w)
 
     def forward(self, x: Tensor) -> Tensor:
-        path = select_path(x, self.parameters(), self.fused)
+        params = list(self.parameters())
+        path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
             return self.forward_reference(x)
-        return strip_attention(x, self.attend, list(self.parameters()), path)
+        return strip_attention(x, self.attend, params, path)
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What ELA computes, in plain PyTorch ops (the paper's Figure 4 listing)."""
