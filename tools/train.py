@@ -1,7 +1,7 @@
 """Train a detector, segmentor or classifier from any ela_mm or OpenMMLab config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--data-root DIR] [--resume [CKPT]] [--amp]
-                          [--auto-scale-lr] [--cfg-options k=v ...]
+                          [--auto-scale-lr] [--schedule 12e|300it] [--cfg-options k=v ...]
                           [--launcher {none,pytorch,slurm,mpi}]
 
 The config's ``default_scope`` (mmdet, mmseg, mmpretrain) decides which library's registries,
@@ -33,6 +33,12 @@ def parse_args():
         action='store_true',
         help='scale the learning rate with the total batch size',
     )
+    parser.add_argument(
+        '--schedule',
+        metavar='LENGTH',
+        help='train for LENGTH (12e: epochs; 300it or 20k: iterations) with the learning-rate '
+        'steps, warm-up and mode switches moved in proportion (ela_mm.utils.schedule)',
+    )
     add_common_args(parser)
     return parser.parse_args()
 
@@ -53,6 +59,14 @@ def main() -> None:
             'GPUs only, and this machine has none. Drop --amp to train in float32 here.'
         )
     cfg = setup_config(args)
+    if args.schedule:
+        from ela_mm.utils.schedule import scale_schedule
+
+        try:
+            changes = scale_schedule(cfg, args.schedule)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        print('--schedule: ' + '; '.join(changes), flush=True)
     if int(os.environ.get('RANK', 0)) == 0:
         print(kernels_in_use(), flush=True)
     if args.amp:

@@ -1,10 +1,14 @@
 """FLOP counting that does not leave attention at zero: mmengine's MACs plus elementwise ops."""
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import elementwise_flop_counter
+
+from .config import build_model, count_params, input_size
+from .synthetic import WithSamples, num_classes, synthetic_batch
 
 #: ops mmengine's counter leaves at zero, counted here at one operation per element: the
 #: reductions by their input size, elementwise ops and activations by their output size
@@ -52,3 +56,15 @@ def count_flops(model: nn.Module, inputs: Tuple) -> Dict[str, int]:
     every.uncalled_modules_warnings(False)
     m, t = int(macs.total()), int(every.total())
     return dict(macs=m, elementwise=t - m, total=t)
+
+
+def model_cost(cfg, shape: Optional[Sequence[int]] = None, batch: int = 1) -> dict:
+    """``params``, ``macs``, ``elementwise``, ``total`` and ``shape`` of the model a config builds,
+    counted on a synthetic batch of ``shape`` (default: the config's test size)."""
+    model = build_model(cfg)
+    model.eval()
+    h, w = shape or input_size(cfg)
+    inputs, samples = synthetic_batch(cfg.default_scope, batch, (h, w), num_classes(cfg))
+    with torch.no_grad():
+        flops = count_flops(WithSamples(model, samples), (inputs,))
+    return dict(params=count_params(model), shape=(h, w), batch=batch, **flops)

@@ -37,12 +37,9 @@ def parse_args():
 if __name__ == '__main__':
     parse_args()  # before the heavy imports: -h and bad options answer at once
 
-import torch  # noqa: E402
-
 import ela_mm  # noqa: E402,F401
-from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
-from ela_mm.utils.flops import count_flops  # noqa: E402
-from ela_mm.utils.synthetic import WithSamples, num_classes, synthetic_batch  # noqa: E402
+from ela_mm.utils.config import load_config  # noqa: E402
+from ela_mm.utils.flops import model_cost  # noqa: E402
 
 
 def human(n: float) -> str:
@@ -56,13 +53,7 @@ def analyse(config: str, shape=None, batch: int = 1, cfg_options=None) -> dict:
     cfg = load_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model = build_model(cfg)
-    model.eval()
-    h, w = shape or input_size(cfg)
-    inputs, samples = synthetic_batch(cfg.default_scope, batch, (h, w), num_classes(cfg))
-    with torch.no_grad():
-        flops = count_flops(WithSamples(model, samples), (inputs,))
-    return dict(params=count_params(model), shape=(h, w), batch=batch, **flops)
+    return model_cost(cfg, shape, batch)
 
 
 def main() -> None:

@@ -1,0 +1,357 @@
+"""tools/run_grid.py and tools/collect_grid.py: the commands each mode would run, the collector on
+fabricated run folders with known metrics, failures reported, and a real two-run mini grid."""
+
+import csv
+import json
+import math
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ela_mm.datasets.toy_voc import generate
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY = 'yolox_nano_1xb16-24e_toyvoc'  # the plain baseline that names the toy detection family
+ELA_T = 'yolox_nano-ela-t_1xb16-24e_toyvoc'
+SE = 'yolox_nano-se_1xb16-24e_toyvoc'
+ENV = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+PY = sys.executable
+
+
+def tool(name, *args, cwd=ROOT, check=True):
+    out = subprocess.run(
+        [PY, osp.join(ROOT, 'tools', name), *args], cwd=cwd, env=ENV, capture_output=True, text=True
+    )
+    if check:
+        assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def cfg(name):
+    return osp.join(ROOT, 'configs', 'toy', f'{name}.py')
+
+
+def fake_run(grid, name, seed, metrics):
+    """A run folder as tools/test.py leaves it: test/<timestamp>/<timestamp>.json."""
+    d = osp.join(grid, name, f'seed{seed}', 'test', '20260101_000000')
+    os.makedirs(d)
+    with open(osp.join(d, '20260101_000000.json'), 'w') as f:
+        json.dump(metrics, f)
+
+
+# ---- run_grid: what every mode would run
+
+
+def test_dry_run_local_lists_train_then_test_per_config_and_seed(tmp_path):
+    grid = str(tmp_path / 'g')
+    out = tool(
+        'run_grid.py',
+        TOY,
+        '--attentions',
+        'plain',
+        'ela-t',
+        '--seeds',
+        '2',
+        '--schedule',
+        '6e',
+        '--grid-dir',
+        grid,
+        '--dry-run',
+        '--python',
+        'PY',
+    ).stdout
+    lines = [ln for ln in out.splitlines() if not ln.startswith('[grid]')]
+    tools = osp.join(ROOT, 'tools')
+    expected = []
+    for name in (TOY, ELA_T):
+        for seed in (0, 1):
+            w = osp.join(grid, name, f'seed{seed}')
+            expected.append(
+                f'PY {tools}/train.py {cfg(name)} --work-dir {w} --resume --schedule 6e '
+                f'--cfg-options randomness.seed={seed} && '
+                f'PY {tools}/test.py {cfg(name)} "$(cat {w}/last_checkpoint)" --work-dir {w}/test'
+            )
+    assert lines == expected
+    assert '4 runs (2 configs x 2 seeds), 0 finished, 4 to run' in out
+    assert not osp.exists(grid)  # a dry run writes nothing
+
+
+def test_dry_run_dist_uses_the_launcher_scripts(tmp_path):
+    grid = str(tmp_path / 'g')
+    out = tool(
+        'run_grid.py',
+        TOY,
+        '--attentions',
+        'SE',
+        '--seeds',
+        '1',
+        '--mode',
+        'dist',
+        '--gpus',
+        '4',
+        '--grid-dir',
+        grid,
+        '--dry-run',
+        '--python',
+        'PY',
+        '--cfg-options',
+        'a.b=1',
+    ).stdout
+    w = osp.join(grid, SE, 'seed0')
+    tools = osp.join(ROOT, 'tools')
+    assert out.splitlines()[-1] == (
+        f'PYTHON=PY bash {tools}/dist_train.sh {cfg(SE)} 4 --work-dir {w} --resume '
+        f'--cfg-options randomness.seed=0 a.b=1 && '
+        f'PYTHON=PY bash {tools}/dist_test.sh {cfg(SE)} "$(cat {w}/last_checkpoint)" 4 '
+        f'--work-dir {w}/test --cfg-options a.b=1'
+    )
+
+
+def test_dry_run_slurm_prints_the_array_script(tmp_path):
+    grid = str(tmp_path / 'g')
+    out = tool(
+        'run_grid.py',
+        TOY,
+        '--attentions',
+        'plain',
+        'CA',
+        '--seeds',
+        '2',
+        '--mode',
+        'slurm',
+        '--partition',
+        'gpu',
+        '--gpus',
+        '16',
+        '--gpus-per-node',
+        '8',
+        '--max-parallel',
+        '2',
+        '--grid-dir',
+        grid,
+        '--dry-run',
+        '--python',
+        'PY',
+    ).stdout
+    tools = osp.join(ROOT, 'tools')
+    w = osp.join(grid, f'{TOY.replace("nano", "nano-ca")}', 'seed1')
+    line = (
+        f'PYTHON=PY bash {tools}/slurm_train.sh gpu ela-grid-yolox_nano-ca_1xb16-24e_toyvoc-seed1 '
+        f'{cfg("yolox_nano-ca_1xb16-24e_toyvoc")} {w} --resume --cfg-options randomness.seed=1 && '
+        f'PYTHON=PY bash {tools}/slurm_test.sh gpu ela-grid-yolox_nano-ca_1xb16-24e_toyvoc-seed1 '
+        f'{cfg("yolox_nano-ca_1xb16-24e_toyvoc")} "$(cat {w}/last_checkpoint)" --work-dir {w}/test'
+    )
+    assert line in out.splitlines()
+    for header in (
+        '#SBATCH --partition=gpu',
+        '#SBATCH --array=0-3%2',  # four runs, two at a time
+        '#SBATCH --nodes=2',
+        '#SBATCH --ntasks=16',
+        '#SBATCH --ntasks-per-node=8',
+        '#SBATCH --gres=gpu:8',
+        f'    3) {line} ;;',
+        f'# {grid}/grid.sbatch (not written: --dry-run); submit with: sbatch {grid}/grid.sbatch',
+    ):
+        assert header in out.splitlines(), header
+    assert not osp.exists(grid)
+
+
+def test_finished_runs_are_skipped_and_interrupted_ones_resume(tmp_path):
+    grid = str(tmp_path / 'g')
+    fake_run(grid, TOY, 0, {'pascal_voc/mAP': 0.5})
+    os.makedirs(osp.join(grid, ELA_T, 'seed0'))
+    with open(osp.join(grid, ELA_T, 'seed0', 'last_checkpoint'), 'w') as f:
+        f.write('x.pth')
+    out = tool(
+        'run_grid.py',
+        TOY,
+        '--attentions',
+        'plain',
+        'ELA-T',
+        'SE',
+        '--seeds',
+        '1',
+        '--grid-dir',
+        grid,
+        '--dry-run',
+    ).stdout
+    assert f'[grid] finished {TOY} seed 0' in out
+    assert f'[grid] resume   {ELA_T} seed 0' in out
+    assert f'[grid] new      {SE} seed 0' in out
+    assert '3 runs (3 configs x 1 seeds), 1 finished, 2 to run' in out
+    commands = [ln for ln in out.splitlines() if not ln.startswith('[grid]')]
+    assert len(commands) == 2 and TOY + '.py' not in ' '.join(commands)
+
+
+def test_unknown_family_or_attention_is_named():
+    out = tool('run_grid.py', 'yolox_nano_nope', '--dry-run', check=False)
+    assert out.returncode != 0 and 'no plain config' in out.stderr and TOY in out.stderr
+    out = tool('run_grid.py', TOY, '--attentions', 'ELA-L', '--dry-run', check=False)
+    assert 'attention ELA-L not in the family of ' + TOY in out.stderr
+    assert 'ELA-T' in out.stderr and 'CBAM' in out.stderr
+
+
+def test_failed_runs_are_reported_with_their_log_and_do_not_stop_the_others(tmp_path):
+    grid = str(tmp_path / 'g')
+    for name in (SE, ELA_T):  # both resume from a checkpoint that is not one
+        w = osp.join(grid, name, 'seed0')
+        os.makedirs(w)
+        with open(osp.join(w, 'last_checkpoint'), 'w') as f:
+            f.write(osp.join(w, 'missing.pth'))
+    out = tool(
+        'run_grid.py',
+        TOY,
+        '--attentions',
+        'SE',
+        'ELA-T',
+        '--seeds',
+        '1',
+        '--grid-dir',
+        grid,
+        check=False,
+    )
+    assert out.returncode == 1
+    for name in (SE, ELA_T):  # the second ran although the first failed
+        log = osp.join(grid, name, 'seed0', 'run.log')
+        assert f'[grid] FAILED  {name} seed 0 (exit 1); see {log}' in out.stdout
+        assert f'  {name} seed 0: exit 1, log {log}' in out.stdout
+        assert 'missing.pth' in open(log).read()
+    assert '2 of 2 runs failed' in out.stdout
+
+
+# ---- collect_grid: known metrics in, exact statistics out
+
+PLAIN_V = {0: 0.60, 1: 0.70, 2: 0.80}
+ELA_V = {0: 0.62, 1: 0.73, 2: 0.81}  # differences 0.02, 0.03, 0.01
+SE_V = {0: 0.61, 2: 0.79}  # seed 1 unfinished; differences 0.01, -0.01
+
+
+@pytest.fixture(scope='module')
+def fabricated(tmp_path_factory):
+    grid = str(tmp_path_factory.mktemp('grid'))
+    for name, values in ((TOY, PLAIN_V), (ELA_T, ELA_V), (SE, SE_V)):
+        for seed, v in values.items():
+            fake_run(grid, name, seed, {'pascal_voc/mAP': v, 'pascal_voc/AP50': 0.0})
+    os.makedirs(osp.join(grid, SE, 'seed1'))  # started, never tested
+    out = tool('collect_grid.py', grid, '--machine', 'test machine')
+    return grid, out.stdout
+
+
+def test_collector_statistics_are_exact(fabricated):
+    grid, _ = fabricated
+    with open(osp.join(grid, 'comparison.csv')) as f:
+        rows = {r['attention']: r for r in csv.DictReader(f)}
+    assert list(rows) == ['plain', 'SE', 'ELA-T']  # plain first, then the family's order
+    t2 = 4.302652729749464  # Student t, 0.975, 2 degrees of freedom
+    expect = {
+        'plain': (0.70, 0.10, 3, None),
+        'ELA-T': (0.72, math.sqrt(((0.62 - 0.72) ** 2 + 0.01**2 + 0.09**2) / 2), 3, (0.02, 0.01)),
+        'SE': (0.70, math.sqrt(2 * 0.09**2), 2, (0.0, math.sqrt(2 * 0.01**2))),
+    }
+    for att, (mean, std, n, diff) in expect.items():
+        r = rows[att]
+        assert float(r['mean']) == pytest.approx(mean, abs=1e-12)
+        assert float(r['std']) == pytest.approx(std, abs=1e-12)
+        assert int(r['n']) == n
+        if diff is None:
+            assert r['diff_mean'] == ''
+            continue
+        dm, ds = diff
+        t = t2 if n == 3 else 12.706204736174698  # t(0.975, 1)
+        half = t * ds / math.sqrt(n)
+        assert float(r['diff_mean']) == pytest.approx(dm, abs=1e-12)
+        assert float(r['diff_ci_low']) == pytest.approx(dm - half, abs=1e-12)
+        assert float(r['diff_ci_high']) == pytest.approx(dm + half, abs=1e-12)
+        assert int(r['diff_n']) == n
+    assert rows['SE']['seeds'] == '0 2'
+
+
+def test_collector_table_cost_figure_and_unfinished(fabricated):
+    grid, out = fabricated
+    md = open(osp.join(grid, 'comparison.md')).read()
+    assert '+0.0200 [-0.0048, +0.0448] (n=3)' in md  # 0.02 +- 4.3027 * 0.01 / sqrt(3)
+    assert 'test machine' in md
+    assert f'Unfinished runs (no test metrics): {osp.join(grid, SE, "seed1")}' in md
+    with open(osp.join(ROOT, 'configs', 'toy', 'metafile.yml')) as f:
+        params = {m['Name']: m['Metadata']['Parameters'] for m in yaml.safe_load(f)['Models']}
+    with open(osp.join(grid, 'comparison.csv')) as f:
+        rows = {r['config']: r for r in csv.DictReader(f)}
+    for name in (TOY, ELA_T, SE):  # built here, as the metafile tool counted them
+        assert int(rows[name]['params']) == params[name]
+        assert int(rows[name]['macs']) > 0 and int(rows[name]['elementwise']) > 0
+    added = params[ELA_T] - params[TOY]
+    assert f'{params[ELA_T]:,} (+{added:,})' in md
+    png = open(osp.join(grid, 'comparison.png'), 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+
+
+def test_collector_writes_metafiles_of_measured_rows_only(tmp_path):
+    root = tmp_path / 'root'
+    shutil.copytree(osp.join(ROOT, 'configs'), root / 'configs')
+    shutil.copy(osp.join(ROOT, 'model-index.yml'), root)
+    grid = str(tmp_path / 'g')
+    for seed, v in ELA_V.items():
+        fake_run(grid, ELA_T, seed, {'pascal_voc/mAP': v})
+    with open(osp.join(grid, 'grid.json'), 'w') as f:
+        json.dump(dict(schedule=None, seeds=[0, 1, 2]), f)
+    tool(
+        'collect_grid.py',
+        grid,
+        '--no-cost',
+        '--update-metafiles',
+        '--root',
+        str(root),
+        '--machine',
+        'M',
+    )
+    with open(root / 'configs' / 'toy' / 'metafile.yml') as f:
+        models = {m['Name']: m for m in yaml.safe_load(f)['Models']}
+    ela = models[ELA_T]
+    assert ela['Metadata']['Status'] == 'measured'
+    assert ela['Results'][0]['Metrics'] == {'mAP': 0.72, 'mAP std': round(0.1 * math.sqrt(0.91), 4)}
+    assert ela['Results'][0]['Training']['Seeds'] == [0, 1, 2]
+    assert ela['Results'][0]['Training']['Machine'] == 'M'
+    assert models[TOY]['Metadata']['Status'] == 'not yet trained'  # never run: says so
+    assert models[TOY]['Results'][0]['Metrics'] == {}
+
+
+def test_collector_refuses_a_folder_without_runs(tmp_path):
+    out = tool('collect_grid.py', str(tmp_path), check=False)
+    assert out.returncode != 0 and 'no runs in' in out.stderr and 'seed<k>' in out.stderr
+
+
+# ---- one real mini grid: two runs on tiny toy data, run + collect
+
+
+def test_mini_grid_runs_and_collects(tmp_path):
+    data = str(tmp_path / 'toy')
+    generate(data, num_train=8, num_test=4, seed=0)
+    grid = str(tmp_path / 'g')
+    small = [
+        'train_dataloader.batch_size=4',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'model.data_preprocessor.batch_augments=None',
+    ]
+    args = [TOY, '--attentions', 'plain', 'ELA-T', '--seeds', '1', '--schedule', '1e']
+    args += ['--grid-dir', grid, '--data-root', data, '--cfg-options', *small]
+    out = tool('run_grid.py', *args, cwd=str(tmp_path))
+    assert '[grid] all runs finished' in out.stdout
+    for name in (TOY, ELA_T):
+        log = open(osp.join(grid, name, 'seed0', 'run.log')).read()
+        assert '--schedule: train_cfg.max_epochs: 24 -> 1' in log
+    again = tool('run_grid.py', *args, cwd=str(tmp_path)).stdout  # all finished: nothing runs
+    assert '2 runs (2 configs x 1 seeds), 2 finished, 0 to run' in again
+    out = tool('collect_grid.py', grid, '--no-cost').stdout
+    rows = [ln for ln in out.splitlines() if ln.startswith('| plain') or ln.startswith('| ELA-T')]
+    assert len(rows) == 2 and '(n=1)' in rows[1]
+    assert osp.isfile(osp.join(grid, 'comparison.png'))
