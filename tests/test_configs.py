@@ -198,3 +198,37 @@ def test_downstream_config_inherits_ours(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["['B']", '20', 'S'], out.stdout
+
+
+#: toy model part -> its real config, '{att}' standing for '-<attention>' ('' for plain)
+TOY_REAL = {
+    'yolox_nano': 'configs/yolox/yolox_nano{att}_8xb8-300e_voc0712.py',
+    'deeplabv3_r50-d8-w16': 'configs/deeplabv3/deeplabv3_r50-d8{att}_4xb4-20k_voc12aug-512x512.py',
+}
+TOY = sorted(glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py')))
+
+
+@pytest.mark.parametrize('path', TOY, ids=[osp.basename(p) for p in TOY])
+def test_toy_rows_are_their_real_rows(path):
+    """A toy row inherits the toy plain baseline and inserts its module exactly as the real row
+    of the same attention does (ELA-B on YOLOX: as the real ELA-T row, with variant B); the toy
+    plain baseline inherits the real plain baseline."""
+    name = osp.splitext(osp.basename(path))[0]
+    parsed = parse_config_name(name)
+    model = parsed.model
+    att = name[len(model) : name.index('_', len(model))]  # '-ela-t' or ''
+    real_att = '-ela-t' if (model, att) == ('yolox_nano', '-ela-b') else att
+    real = load_config(osp.join(ROOT, TOY_REAL[model].format(att=real_att)))
+    toy = load_config(path)
+    toy_bb, real_bb = toy.model.backbone.to_dict(), real.model.backbone.to_dict()
+    for key in ('stem_channels', 'base_channels'):  # the toy DeepLabV3 is narrower
+        toy_bb.pop(key, None), real_bb.pop(key, None)
+    if real_att != att:
+        real_bb['plugins'][0]['cfg']['variant'] = 'B'
+    assert toy_bb == real_bb
+    with open(path) as f:
+        base = next(ln for ln in f if ln.startswith('_base_'))
+    if parsed.attention is None:
+        assert TOY_REAL[model].format(att='').split('/', 1)[1] in base
+    else:
+        assert f"'./{parsed.baseline}.py'" in base

@@ -132,7 +132,7 @@ def test_sdist_ships_the_same(tmp_path):
         'ela_mm/ops/csrc/pybind.cpp',
         'ela_mm/ops/csrc/common.h',
         'ela_mm/.mim/model-index.yml',
-        'ela_mm/.mim/configs/toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py',
+        'ela_mm/.mim/configs/toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py',
         'ela_mm/.mim/tools/train.py',
         'requirements/stack.txt',
         'LICENSE',

@@ -69,7 +69,7 @@ def test_imports_the_installed_copy(installed):
         [
             '-c',
             'import ela_mm; print(ela_mm.__file__); '
-            'print(ela_mm.config_path("toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py"))',
+            'print(ela_mm.config_path("toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py"))',
         ],
         project,
         env,
@@ -114,7 +114,8 @@ def test_mmdet_stock_tools_train_resume_test(installed, toy):
     with open(cfg, 'w') as f:
         f.write(
             '# inherits a config shipped with ela_mm, wherever it is installed\n'
-            "_base_ = __import__('ela_mm').config_path('toy/yolox_nano-ela-t_1xb8-80e_toyvoc.py')\n"
+            "_base_ = __import__('ela_mm').config_path(\n"
+            "    'toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py')\n"
             'model = dict(\n'
             '    data_preprocessor=dict(batch_augments=None),\n'
             "    backbone=dict(plugins=[dict(cfg=dict(type='ELA', variant='B'),\n"
@@ -162,7 +163,7 @@ def test_mmseg_stock_tools_train_resume_test(installed, toy):
     with open(cfg, 'w') as f:
         f.write(
             "_base_ = __import__('ela_mm').config_path(\n"
-            "    'toy/deeplabv3_r50-d8-w16-ela-b_1xb8-1500it_toyvoc-128x128.py')\n"
+            "    'toy/deeplabv3_r50-d8-w16-ela-b_1xb8-200it_toyvoc-128x128.py')\n"
             "model = dict(backbone=dict(plugins=[dict(cfg=dict(type='ELA', variant='T'),\n"
             "    stages=(True, True, True, True), position='after_conv3')]))\n"
             "data_root = 'data/toy_voc/VOC2007'\n"
