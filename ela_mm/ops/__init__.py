@@ -2,6 +2,7 @@
 
 from .dwconv_gn_sigmoid import conv_gn_sigmoid
 from .ext_loader import has_fused_kernels, kernels_in_use, load_ext
+from .recompute import rebuild_source, recompute_attention
 from .strip_attention import Path, select_path, strip_attention, strip_gate, strip_pool
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     'strip_pool',
     'strip_gate',
     'conv_gn_sigmoid',
+    'recompute_attention',
+    'rebuild_source',
     'has_fused_kernels',
     'kernels_in_use',
     'load_ext',

@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .ext_loader import ext
+from .recompute import rebuild, rebuild_source
 
 Attend = Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]
 
@@ -107,25 +108,46 @@ def _gate_backward_input(
 
 class _StripAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, attend: Attend, *params: Tensor) -> Tensor:
+    def forward(ctx, x: Tensor, attend: Attend, source, again: bool, *params: Tensor) -> Tensor:
         z_h, z_w = strip_pool(x)
+        ctx.source, ctx.params, ctx.again, ctx.attend = source, params, again, attend
+        # x itself, or (memory-lean) what x's producer keeps anyway, to rebuild x in backward
+        kept = source.tensors if source is not None else (x,)
+        if again:  # the strips' layers run again in backward: keep only the two strip means
+            with torch.no_grad():
+                a_h, a_w = attend(z_h, z_w)
+            ctx.autocast = (
+                x.device.type,
+                torch.is_autocast_enabled(x.device.type),
+                torch.get_autocast_dtype(x.device.type),
+            )
+            ctx.save_for_backward(*kept, z_h, z_w)
+            return strip_gate(x, a_h.to(x.dtype), a_w.to(x.dtype))
         with torch.enable_grad():
             z_h, z_w = z_h.detach().requires_grad_(), z_w.detach().requires_grad_()
             a_h, a_w = attend(z_h, z_w)
         ah, aw = a_h.detach().to(x.dtype), a_w.detach().to(x.dtype)
-        ctx.save_for_backward(x, ah, aw)
+        ctx.save_for_backward(*kept, ah, aw)
         ctx.graph = (z_h, z_w, a_h, a_w)  # the small strips' graph, for backward
-        ctx.params = params
         return strip_gate(x, ah, aw)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        x, ah, aw = ctx.saved_tensors
-        z_h, z_w, a_h, a_w = ctx.graph
+        *kept, s_h, s_w = ctx.saved_tensors
+        x = kept[0] if ctx.source is None else rebuild(ctx.source, kept)
+        if ctx.again:
+            device, enabled, dtype = ctx.autocast
+            with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
+                z_h, z_w = s_h.detach().requires_grad_(), s_w.detach().requires_grad_()
+                a_h, a_w = ctx.attend(z_h, z_w)
+            ah, aw = a_h.detach().to(x.dtype), a_w.detach().to(x.dtype)
+        else:
+            ah, aw = s_h, s_w
+            z_h, z_w, a_h, a_w = ctx.graph
         g_ah, g_aw = _gate_backward_strips(grad, x, ah, aw)
         need_x = ctx.needs_input_grad[0]
-        params = [p for p, need in zip(ctx.params, ctx.needs_input_grad[2:]) if need]
+        params = [p for p, need in zip(ctx.params, ctx.needs_input_grad[4:]) if need]
         inputs = ([z_h, z_w] if need_x else []) + params
         grads = (
             list(
@@ -149,12 +171,17 @@ class _StripAttention(torch.autograd.Function):
                 grad, x, ah, aw, (g_zh / w).to(x.dtype), (g_zw / h).to(x.dtype)
             )
         it = iter(grads)
-        param_grads = [next(it) if need else None for need in ctx.needs_input_grad[2:]]
-        return (grad_x, None, *param_grads)
+        param_grads = [next(it) if need else None for need in ctx.needs_input_grad[4:]]
+        return (grad_x, None, None, None, *param_grads)
 
 
 def strip_attention(
-    x: Tensor, attend: Attend, params: Sequence[Tensor], path: Path = Path.FUSED
+    x: Tensor,
+    attend: Attend,
+    params: Sequence[Tensor],
+    path: Path = Path.FUSED,
+    lean: bool = True,
+    again: bool = False,
 ) -> Tensor:
     """``x * a_h * a_w`` with ``a_h, a_w = attend(mean_W(x), mean_H(x))``, fused.
 
@@ -165,12 +192,20 @@ def strip_attention(
         params: the tensors ``attend`` uses that may need gradients (a module's parameters).
         path: ``Path.FUSED`` (one autograd node) or ``Path.INFERENCE`` (no graph), as
             :func:`select_path` decides; the reference path is the module's own expression.
+        lean: on the fused path, keep what x's producer keeps instead of ``x`` when the
+            producer is a normalisation or activation :mod:`ela_mm.ops.recompute` rebuilds
+            (no full-size tensor of its own for backward); ``False``: always keep ``x``.
+        again: on the fused path, run ``attend`` again in backward instead of keeping its
+            graph (only the two strip means are kept). Only for an ``attend`` whose layers hold
+            no running statistics (ELA's GroupNorm: yes; Coordinate Attention's BatchNorm: no,
+            it would update them twice).
 
     The attention strips are cast to ``x.dtype`` (under autocast they may leave GroupNorm in
     float32 while ``x`` is half precision), so the output has the dtype of ``x``.
     """
     if path is Path.FUSED:
-        return _StripAttention.apply(x, attend, *params)
+        source = rebuild_source(x) if lean else None
+        return _StripAttention.apply(x, attend, source, again, *params)
     if path is Path.INFERENCE:
         a_h, a_w = attend(*strip_pool(x))
         return strip_gate(x, a_h.to(x.dtype), a_w.to(x.dtype))

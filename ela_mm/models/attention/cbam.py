@@ -16,6 +16,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from .utils import lean_forward
+
 
 @MODELS.register_module()
 class CBAM(nn.Module):
@@ -29,14 +31,20 @@ class CBAM(nn.Module):
         in_channels: channels C of the input.
         reduction: r of the channel MLP; hidden width ``max(1, C // r)``. Default 16.
         spatial_kernel: odd kernel of the spatial conv. Default 7.
+        lean: in training, keep for backward only what the layer before keeps when that is a
+            normalisation or activation, and run the module again in backward
+            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C + 2 * k * k``.
     """
 
     _abbr_ = 'cbam'
 
-    def __init__(self, in_channels: int, reduction: int = 16, spatial_kernel: int = 7) -> None:
+    def __init__(
+        self, in_channels: int, reduction: int = 16, spatial_kernel: int = 7, lean: bool = True
+    ) -> None:
         super().__init__()
+        self.lean = lean
         if in_channels < 1 or reduction < 1:
             raise ValueError(
                 f'CBAM: in_channels and reduction must be positive, got '
@@ -55,6 +63,10 @@ class CBAM(nn.Module):
         self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        return lean_forward(self, x)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """What CBAM computes, in plain PyTorch ops."""
         avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
         mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
         x = x * (avg + mx).sigmoid()

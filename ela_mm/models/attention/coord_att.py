@@ -20,6 +20,8 @@ from torch import Tensor
 
 from ela_mm.ops import Path, select_path, strip_attention
 
+from .utils import conv_for_compile
+
 
 @MODELS.register_module()
 class CoordAtt(nn.Module):
@@ -32,6 +34,9 @@ class CoordAtt(nn.Module):
         fused: ``True`` (default): :meth:`forward` runs the same fused pooling/gating as
             :class:`ELA`, so that comparisons time both modules through their fastest path;
             ``False``: always :meth:`forward_reference`.
+        lean: in training, keep for backward only what the layer before keeps when that is a
+            normalisation or activation (:mod:`ela_mm.ops.recompute`), as ELA does. Default
+            True.
 
     Parameters: ``C*mip + mip`` (conv1) ``+ 2*mip`` (BN) ``+ 2*(mip*C + C)`` (conv_h, conv_w).
     """
@@ -39,7 +44,12 @@ class CoordAtt(nn.Module):
     _abbr_ = 'coord_att'
 
     def __init__(
-        self, in_channels: int, reduction: int = 32, min_channels: int = 8, fused: bool = True
+        self,
+        in_channels: int,
+        reduction: int = 32,
+        min_channels: int = 8,
+        fused: bool = True,
+        lean: bool = True,
     ) -> None:
         super().__init__()
         if in_channels < 1 or reduction < 1:
@@ -49,6 +59,7 @@ class CoordAtt(nn.Module):
             )
         mip = max(min_channels, in_channels // reduction)
         self.fused = fused
+        self.lean = lean
         self.conv1 = nn.Conv2d(in_channels, mip, 1)
         self.bn1 = nn.BatchNorm2d(mip)
         self.conv_h = nn.Conv2d(mip, in_channels, 1)
@@ -59,7 +70,7 @@ class CoordAtt(nn.Module):
         path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
             return self.forward_reference(x)
-        return strip_attention(x, self.attend, params, path)
+        return strip_attention(x, self.attend, params, path, self.lean)
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What CA computes, in plain PyTorch ops."""
@@ -70,7 +81,7 @@ class CoordAtt(nn.Module):
         """The attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
         h = z_h.shape[-1]
         y = torch.cat([z_h, z_w], dim=2).unsqueeze(-1)  # (N, C, H + W, 1)
-        y = F.hardswish(self.bn1(self.conv1(y)))
-        a_h = self.conv_h(y[:, :, :h]).sigmoid().squeeze(-1)
-        a_w = self.conv_w(y[:, :, h:]).sigmoid().squeeze(-1)
+        y = F.hardswish(self.bn1(conv_for_compile(y, self.conv1)))
+        a_h = conv_for_compile(y[:, :, :h], self.conv_h).sigmoid().squeeze(-1)
+        a_w = conv_for_compile(y[:, :, h:], self.conv_w).sigmoid().squeeze(-1)
         return a_h, a_w

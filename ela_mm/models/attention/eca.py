@@ -17,6 +17,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from .utils import lean_forward
+
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """The ECA paper's adaptive kernel: ``t = int(|log2(C) / gamma + b / gamma|)``, made odd."""
@@ -36,14 +38,23 @@ class ECA(nn.Module):
         kernel_size: odd kernel k; ``None`` (default) picks it from C as the paper does
             (C=64 -> 3, 256 -> 5, 512 -> 5, 2048 -> 7).
         gamma, b: the paper's mapping constants (2 and 1).
+        lean: in training, keep for backward only what the layer before keeps when that is a
+            normalisation or activation, and run the module again in backward
+            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
     """
 
     _abbr_ = 'eca'
 
     def __init__(
-        self, in_channels: int, kernel_size: Optional[int] = None, gamma: int = 2, b: int = 1
+        self,
+        in_channels: int,
+        kernel_size: Optional[int] = None,
+        gamma: int = 2,
+        b: int = 1,
+        lean: bool = True,
     ) -> None:
         super().__init__()
+        self.lean = lean
         if in_channels < 1:
             raise ValueError(f'ECA: in_channels must be positive, got {in_channels}')
         if kernel_size is None:
@@ -54,6 +65,10 @@ class ECA(nn.Module):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        return lean_forward(self, x)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """What ECA computes, in plain PyTorch ops."""
         s = x.mean(dim=(2, 3))  # (N, C)
         a = self.conv(s.unsqueeze(1)).squeeze(1).sigmoid()
         return x * a[:, :, None, None]

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ela_mm.ops import Path, conv_gn_sigmoid, select_path, strip_attention
 
-from .utils import check_divides
+from .utils import check_divides, conv_for_compile
 
 
 class ELAVariant(NamedTuple):
@@ -63,6 +63,9 @@ class ELA(nn.Module):
         fused: ``True`` (default): :meth:`forward` runs the fused ops of :mod:`ela_mm.ops`
             (memory-lean pooling/gating, C++ kernels on CPU); ``False``: always
             :meth:`forward_reference`. Results agree to float rounding.
+        lean: in training, keep for backward only what the layer before keeps when that is a
+            normalisation or activation (:mod:`ela_mm.ops.recompute`: no full-size tensor of
+            its own). Default True.
 
     A channel count that the conv groups or the GroupNorm groups do not divide raises a
     ``ValueError`` that names the count, the groups and the override to pass.
@@ -82,6 +85,7 @@ class ELA(nn.Module):
         num_groups: Optional[int] = None,
         shared: bool = True,
         fused: bool = True,
+        lean: bool = True,
     ) -> None:
         super().__init__()
         key = str(variant).upper()
@@ -124,6 +128,7 @@ class ELA(nn.Module):
         self.num_groups = num_groups
         self.shared = shared
         self.fused = fused
+        self.lean = lean
 
         def conv() -> nn.Conv1d:
             return nn.Conv1d(
@@ -154,13 +159,13 @@ class ELA(nn.Module):
         path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
             return self.forward_reference(x)
-        return strip_attention(x, self.attend, params, path)
+        return strip_attention(x, self.attend, params, path, self.lean, again=self.lean)
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What ELA computes, in plain PyTorch ops (the paper's Figure 4 listing)."""
         (conv_h, gn_h), (conv_w, gn_w) = self._directions()
-        a_h = gn_h(conv_h(x.mean(dim=3))).sigmoid()  # (N, C, H)
-        a_w = gn_w(conv_w(x.mean(dim=2))).sigmoid()  # (N, C, W)
+        a_h = gn_h(conv_for_compile(x.mean(dim=3), conv_h)).sigmoid()  # (N, C, H)
+        a_w = gn_w(conv_for_compile(x.mean(dim=2), conv_w)).sigmoid()  # (N, C, W)
         return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
 
     def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:

@@ -12,6 +12,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from .utils import lean_forward
+
 
 @MODELS.register_module()
 class SE(nn.Module):
@@ -22,14 +24,18 @@ class SE(nn.Module):
     Args:
         in_channels: channels C of the input.
         reduction: r; the squeeze width is ``max(1, C // r)``. Default 16.
+        lean: in training, keep for backward only what the layer before keeps when that is a
+            normalisation or activation, and run the module again in backward
+            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C``.
     """
 
     _abbr_ = 'se'
 
-    def __init__(self, in_channels: int, reduction: int = 16) -> None:
+    def __init__(self, in_channels: int, reduction: int = 16, lean: bool = True) -> None:
         super().__init__()
+        self.lean = lean
         if in_channels < 1 or reduction < 1:
             raise ValueError(
                 f'SE: in_channels and reduction must be positive, got '
@@ -40,5 +46,9 @@ class SE(nn.Module):
         self.fc2 = nn.Conv2d(squeeze, in_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        return lean_forward(self, x)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """What SE computes, in plain PyTorch ops."""
         s = x.mean(dim=(2, 3), keepdim=True)
         return x * self.fc2(self.fc1(s).relu()).sigmoid()

@@ -1,5 +1,22 @@
 """Small helpers shared by the attention modules."""
 
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ela_mm.ops import Path, recompute_attention, select_path
+
+
+def lean_forward(module: nn.Module, x: Tensor) -> Tensor:
+    """``module.forward_reference(x)``; in training, with ``module.lean``, keeping for backward
+    only what x's producer (a normalisation or activation) keeps, and running the module again
+    in backward (:func:`ela_mm.ops.recompute_attention`)."""
+    params = list(module.parameters())
+    if select_path(x, params, module.lean) is Path.FUSED:
+        return recompute_attention(module.forward_reference, x, params)
+    return module.forward_reference(x)
+
 
 def check_divides(groups: int, channels: int, what: str, override: str) -> None:
     """Raise a ``ValueError`` naming the problem and the fix when ``groups`` does not divide
@@ -12,3 +29,31 @@ def check_divides(groups: int, channels: int, what: str, override: str) -> None:
             f'of {channels}> (e.g. {override}={ok}, the largest divisor not above {groups}) or '
             f'choose another variant.'
         )
+
+
+def conv_for_compile(z: Tensor, conv: nn.Module) -> Tensor:
+    """``conv(z)`` for a 1D convolution with 'same' padding, or a 1x1 2D convolution, written
+    without a convolution op while ``torch.compile`` traces (eager: ``conv(z)`` itself).
+
+    Inductor's convolution-backward lowering fixes the input length of a graph, so a compiled
+    module whose input size changes (YOLOX's multi-scale training) would be compiled again for
+    every size; k shifted products (1D) or an einsum (1x1) keep the graph dynamic. Same values
+    to float rounding."""
+    if not torch.compiler.is_compiling():
+        return conv(z)
+    w, groups = conv.weight, conv.groups
+    if w.dim() == 4:  # 1x1 Conv2d
+        out = torch.einsum('nchw,oc->nohw', z, w[:, :, 0, 0])
+        return out if conv.bias is None else out + conv.bias[None, :, None, None]
+    n, c, length = z.shape
+    out_c, cin_g, k = w.shape
+    zp = F.pad(z, (k // 2, k // 2))
+    if groups == c == out_c:  # depthwise
+        out = sum(w[None, :, 0, j, None] * zp[:, :, j : j + length] for j in range(k))
+    else:
+        zg = zp.reshape(n, groups, cin_g, -1)
+        wg = w.reshape(groups, out_c // groups, cin_g, k)
+        out = sum(
+            torch.einsum('ngil,goi->ngol', zg[..., j : j + length], wg[..., j]) for j in range(k)
+        ).reshape(n, out_c, length)
+    return out if conv.bias is None else out + conv.bias[None, :, None]

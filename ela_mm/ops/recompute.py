@@ -1,0 +1,134 @@
+"""Attention inputs rebuilt in backward from what the layer before already keeps.
+
+An attention module after a normalisation or an activation keeps its input ``x`` for backward: a
+full-size tensor per block that the plain network does not keep (BatchNorm keeps its *input*, the
+convolution's output; SiLU, Hardswish and ReLU6 keep theirs too). Here the attention keeps what
+its producer keeps instead, the same storage, so nothing new, and rebuilds ``x`` from it in
+backward with one elementwise pass. :func:`rebuild_source` reads the producer from
+``x.grad_fn`` (autograd's record of the op that made ``x``), so no model code changes, no state
+dict changes, and normalisation statistics are never recomputed into the running buffers:
+BatchNorm is rebuilt from the batch mean and inverse deviation it saved, ``z * a + b`` per
+channel.
+
+Producers recognised: BatchNorm (training and eval mode; CPU's native and CUDA's cuDNN kernels),
+SiLU, Hardswish, ReLU6/Hardtanh, and ``a * b`` with both factors saved (mmcv's Swish,
+``x * sigmoid(x)``). Anything else (ReLU keeps its output, which *is* ``x``: nothing to gain;
+a sum; a SyncBatchNorm; a frozen BatchNorm bias) returns ``None`` and the caller keeps ``x``.
+"""
+
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['Rebuild', 'rebuild_source', 'recompute_attention']
+
+_BATCH_NORM = {'NativeBatchNormBackward0', 'CudnnBatchNormBackward0', 'MiopenBatchNormBackward0'}
+
+
+class Rebuild(NamedTuple):
+    """``fn(*tensors)`` gives back ``x``; ``tensors`` are already kept by x's producer."""
+
+    tensors: Tuple[Tensor, ...]
+    fn: Callable[..., Tensor]
+
+
+def _leaf_input(node, index: int) -> Optional[Tensor]:
+    """The leaf tensor (a parameter) behind input ``index`` of an autograd node, if it has one."""
+    nf = node.next_functions
+    if index >= len(nf) or nf[index][0] is None:
+        return None
+    return getattr(nf[index][0], 'variable', None)
+
+
+def _batch_norm(node) -> Optional[Rebuild]:
+    z, weight = node._saved_input, node._saved_weight
+    eps = getattr(node, '_saved_eps', getattr(node, '_saved_epsilon', None))
+    bias = _leaf_input(node, 2)
+    if eps is None or (weight is not None and bias is None) or (weight is None) != (bias is None):
+        return None  # a frozen bias is in no saved tensor: keep x
+    if node._saved_training:
+        mean, invstd = node._saved_result1, node._saved_result2  # the batch statistics
+        if mean is None or invstd is None or mean.numel() == 0:
+            return None
+    else:
+        mean, var = node._saved_running_mean, node._saved_running_var
+        if mean is None or var is None:
+            return None
+        invstd = torch.rsqrt(var + eps)
+    if weight is None:
+        return Rebuild((z, mean, invstd), _affine)
+    return Rebuild((z, mean, invstd, weight, bias), _affine)
+
+
+def _affine(z: Tensor, mean: Tensor, invstd: Tensor, weight=None, bias=None) -> Tensor:
+    """BatchNorm's output from its statistics: ``z * a + b`` per channel, as its kernel does."""
+    a = invstd if weight is None else invstd * weight
+    b = -mean * a if bias is None else bias - mean * a
+    shape = (1, -1) + (1,) * (z.dim() - 2)
+    return torch.addcmul(b.to(z.dtype).view(shape), z, a.to(z.dtype).view(shape))
+
+
+def rebuild_source(x: Tensor) -> Optional[Rebuild]:
+    """How to rebuild ``x`` from what its producer keeps, or ``None`` (keep ``x`` itself)."""
+    node = x.grad_fn
+    if node is None:
+        return None
+    name = type(node).__name__
+    if name in _BATCH_NORM:
+        return _batch_norm(node)
+    if name == 'SiluBackward0':
+        return Rebuild((node._saved_self,), F.silu)
+    if name == 'HardswishBackward0':
+        return Rebuild((node._saved_self,), F.hardswish)
+    if name == 'HardtanhBackward0':
+        lo, hi = node._saved_min_val, node._saved_max_val
+        return Rebuild((node._saved_self,), lambda t: F.hardtanh(t, lo, hi))
+    if name == 'MulBackward0':
+        a, b = node._saved_self, node._saved_other
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            return Rebuild((a, b), torch.mul)
+    return None
+
+
+def rebuild(source: Rebuild, saved: Sequence[Tensor]) -> Tensor:
+    """``x`` again, from the saved producer tensors (no graph)."""
+    with torch.no_grad():
+        return source.fn(*saved)
+
+
+class _Recompute(torch.autograd.Function):
+    """``fn(x)`` keeping only x's producer tensors; backward rebuilds x and runs fn again."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, fn, source: Rebuild, *params: Tensor) -> Tensor:
+        ctx.fn, ctx.source, ctx.params = fn, source, params
+        ctx.autocast = [
+            (d, torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in {x.device.type}
+        ]
+        ctx.save_for_backward(*source.tensors)
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x = rebuild(ctx.source, ctx.saved_tensors).detach().requires_grad_(ctx.needs_input_grad[0])
+        device, enabled, dtype = ctx.autocast[0]
+        with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
+            y = ctx.fn(x)
+        need = [p for p, n in zip(ctx.params, ctx.needs_input_grad[3:]) if n]
+        inputs = ([x] if ctx.needs_input_grad[0] else []) + need
+        grads = iter(torch.autograd.grad(y, inputs, grad, allow_unused=True))
+        grad_x = next(grads) if ctx.needs_input_grad[0] else None
+        return (grad_x, None, None, *(next(grads) if n else None for n in ctx.needs_input_grad[3:]))
+
+
+def recompute_attention(fn: Callable[[Tensor], Tensor], x: Tensor, params: Sequence[Tensor]):
+    """``fn(x)`` for training, keeping for backward only what x's producer already keeps (see
+    the module docstring) and running ``fn`` again in backward; plain ``fn(x)`` when x's
+    producer is not recognised. ``params``: every tensor ``fn`` uses that may need a gradient.
+    """
+    source = rebuild_source(x)
+    if source is None:
+        return fn(x)
+    return _Recompute.apply(x, fn, source, *params)

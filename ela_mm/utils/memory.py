@@ -1,0 +1,40 @@
+"""What a training forward keeps for backward, counted deterministically.
+
+Peak-memory tools (``ela_mm.utils.timing.peak_bytes``) depend on the allocator and the device;
+here every tensor autograd saves passes through ``torch.autograd.graph.saved_tensors_hooks`` and
+its storage is counted once, however many ops save it (a convolution and the norm after it may
+save views of one buffer). Parameters and buffers are left out: the plain and the attention model
+both keep theirs whatever they save.
+"""
+
+from typing import Callable, Dict
+
+import torch
+import torch.nn as nn
+
+
+def saved_bytes(fn: Callable[[], torch.Tensor], model: nn.Module = None) -> Dict[str, int]:
+    """Run ``fn`` (a training forward returning what backward starts from) and count what
+    autograd saved: ``bytes`` of distinct storages, ``tensors`` packed, ``storages`` distinct.
+    Tensors sharing storage with ``model``'s parameters or buffers are not counted."""
+    own = set()
+    if model is not None:
+        own = {
+            t.untyped_storage().data_ptr()
+            for t in list(model.parameters()) + list(model.buffers())
+            if t.numel()
+        }
+    storages: Dict[int, int] = {}
+    count = [0]
+
+    def pack(t: torch.Tensor):
+        count[0] += 1
+        s = t.untyped_storage()
+        if s.data_ptr() not in own and s.nbytes():
+            storages[s.data_ptr()] = max(storages.get(s.data_ptr(), 0), s.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return dict(bytes=sum(storages.values()), tensors=count[0], storages=len(storages))

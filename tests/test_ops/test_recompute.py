@@ -1,0 +1,140 @@
+"""Memory-lean attention (ela_mm.ops.recompute): the attention keeps what the layer before it
+keeps instead of its own input, with gradients, running statistics and outputs unchanged."""
+
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+
+from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt
+from ela_mm.ops import rebuild_source
+from ela_mm.utils.config import build_model, load_config
+from ela_mm.utils.memory import saved_bytes
+from ela_mm.utils.synthetic import synthetic_batch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MODULES = {
+    'ELA-T': lambda c: ELA(c, 'T'),
+    'ELA-B': lambda c: ELA(c, 'B'),
+    'CA': CoordAtt,
+    'SE': SE,
+    'ECA': ECA,
+    'CBAM': CBAM,
+}
+PRODUCERS = {  # the layers an attention follows in the shipped families
+    'bn': lambda x: x,
+    'bn+silu_': nn.SiLU(inplace=True),  # CSPNeXt (RTMDet)
+    'bn+swish': lambda x: x * torch.sigmoid(x),  # mmcv Swish (YOLOX)
+    'bn+relu6_': nn.ReLU6(inplace=True),  # MobileNetV2
+    'bn+hswish': nn.Hardswish(),
+    'bn+relu': torch.relu,  # keeps its output, which is the attention's input: nothing to do
+}
+
+
+def run(make, producer, lean, randomise, dtype=torch.float32):
+    """A conv, a BatchNorm (training), the producer and the attention; forward + backward."""
+    torch.manual_seed(0)
+    conv, bn, att = nn.Conv2d(8, 32, 3, padding=1), nn.BatchNorm2d(32), make(32)
+    randomise(att)
+    att.lean = lean
+    for m in (conv, bn, att):
+        m.to(dtype)
+    inp = torch.randn(2, 8, 12, 10, dtype=dtype, requires_grad=True)
+    y = att(PRODUCERS[producer](bn(conv(inp))))
+    (y * torch.linspace(-1, 1, y.numel(), dtype=dtype).view_as(y)).sum().backward()
+    params = [*conv.parameters(), *bn.parameters(), *att.parameters()]
+    return y.detach(), [inp.grad] + [p.grad for p in params], bn
+
+
+@pytest.mark.parametrize('producer', list(PRODUCERS))
+@pytest.mark.parametrize('name', list(MODULES))
+def test_lean_equals_the_plain_composition(name, producer, randomise):
+    y1, g1, bn1 = run(MODULES[name], producer, True, randomise)
+    y0, g0, bn0 = run(MODULES[name], producer, False, randomise)
+    torch.testing.assert_close(y1, y0, rtol=0, atol=1e-6)
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # running statistics: updated exactly once, by the forward (backward rebuilds x from the
+    # batch statistics BatchNorm saved and never calls BatchNorm again)
+    assert bn1.num_batches_tracked.item() == 1
+    torch.testing.assert_close(bn1.running_mean, bn0.running_mean, rtol=0, atol=0)
+    torch.testing.assert_close(bn1.running_var, bn0.running_var, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('name', ['ELA-B', 'CA', 'SE', 'CBAM'])
+def test_lean_gradcheck_float64(name, randomise):
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(16).double()
+    att = randomise(MODULES[name](16)).double()
+    att.lean = True
+    z = torch.randn(2, 16, 6, 5, dtype=torch.float64, requires_grad=True)
+
+    def f(z, w, b):
+        bn.weight.data, bn.bias.data = w, b  # gradcheck perturbs its inputs
+        x = nn.functional.silu(nn.functional.batch_norm(z, None, None, w, b, training=True))
+        assert rebuild_source(x) is not None  # the lean path is the one checked
+        return att(x)
+
+    w = torch.rand(16, dtype=torch.float64, requires_grad=True) + 0.5
+    b = torch.randn(16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (z, w, b), atol=1e-6)
+
+
+@pytest.mark.parametrize('name', list(MODULES))
+def test_lean_keeps_no_full_size_tensor_of_its_own(name, randomise):
+    def kept(lean):
+        torch.manual_seed(0)
+        bn, att = nn.BatchNorm2d(32), randomise(MODULES[name](32))
+        att.lean = lean
+        z = torch.randn(2, 32, 64, 64, requires_grad=True)
+        plain = saved_bytes(lambda: bn(z))['bytes']
+        return saved_bytes(lambda: att(bn(z)))['bytes'] - plain
+
+    full = 2 * 32 * 64 * 64 * 4
+    assert kept(False) >= full  # without: at least the input once more
+    assert kept(True) < full / 4  # with: strips and small tensors only
+
+
+def test_fallbacks_keep_the_input():
+    z = torch.randn(1, 4, 3, 3, requires_grad=True)
+    assert rebuild_source(z) is None  # a leaf
+    assert rebuild_source(z + 1) is None  # a sum: nothing saved to rebuild it from
+    bn = nn.BatchNorm2d(4)
+    bn.bias.requires_grad_(False)  # a frozen bias is in no saved tensor
+    assert rebuild_source(bn(z)) is None
+    bn = nn.BatchNorm2d(4).eval()  # eval-mode BatchNorm (norm_eval): from the running stats
+    x = bn(z)
+    src = rebuild_source(x)
+    torch.testing.assert_close(src.fn(*src.tensors), x, rtol=0, atol=1e-6)
+
+
+def test_lean_is_a_flag_not_a_state():
+    for make in MODULES.values():
+        a, b = make(32), make(32)
+        b.lean = False
+        assert list(a.state_dict()) == list(b.state_dict())
+
+
+def _ratio(plain_cfg: str, att_cfg: str, shape) -> float:
+    out = []
+    for name in (plain_cfg, att_cfg):
+        cfg = load_config(osp.join(ROOT, 'configs', name))
+        model = build_model(cfg).train()
+        torch.manual_seed(0)
+        inputs, samples = synthetic_batch(cfg.default_scope, 2, shape, 1000)
+
+        def step():
+            losses = model(inputs, samples, mode='loss')
+            return sum(v.sum() for v in losses.values() if isinstance(v, torch.Tensor))
+
+        out.append(saved_bytes(step, model)['bytes'])
+    return out[1] / out[0]
+
+
+@pytest.mark.parametrize('att', ['ela-b', 'se', 'ca', 'eca', 'cbam'])
+def test_resnet50_keeps_at_most_5_percent_more_for_backward(att):
+    ratio = _ratio(
+        'resnet/resnet50_8xb32_in1k.py', f'resnet/resnet50-{att}_8xb32_in1k.py', (224, 224)
+    )
+    assert ratio <= 1.05, f'ResNet-50 + {att}: {ratio:.3f} of the plain model'
