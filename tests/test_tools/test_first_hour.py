@@ -96,6 +96,10 @@ def test_missing_data_names_the_dotted_key_and_the_flag(tmp_path):
         'tools/analysis/bench_model.py',
         'tools/analysis/compare_models.py',
         'tools/analysis/bench_modules.py',
+        'tools/analysis/bench_memory.py',
+        'tools/analysis/bench_compile.py',
+        'tools/run_grid.py',
+        'tools/collect_grid.py',
     ],
 )
 def test_help_answers_before_the_heavy_imports(tool):
