@@ -5,6 +5,8 @@ STAMP := $(VENV)/.ela_mm-setup
 EXT_SRC := $(wildcard ela_mm/ops/csrc/*.cpp ela_mm/ops/csrc/*.h)
 EXT_STAMP := $(VENV)/.ela_mm-ext
 LINT_PATHS := ela_mm tools tests configs setup.py
+# test workers (pytest-xdist, whole files per worker, one torch thread each): one per core
+JOBS ?= 2
 export VENV
 
 .PHONY: help setup ext demo demo-seg test lint format bench
@@ -42,7 +44,7 @@ demo-seg: $(EXT_STAMP)
 	PY=$(PY) TASK=seg bash tools/demo.sh
 
 test: $(EXT_STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)

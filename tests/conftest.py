@@ -3,12 +3,17 @@ test_utils/, test_tools/ (the command-line tools end to end), test_configs.py (e
 config), test_packaging.py (what an install ships, lint), test_stack.py (the OpenMMLab stack)."""
 
 import importlib
+import os
 import os.path as osp
 
 import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs one worker per core: one thread each
+    os.environ['OMP_NUM_THREADS'] = '1'  # and in the tools the tests start
+    torch.set_num_threads(1)
 
 
 def _randomise(module: torch.nn.Module, seed: int = 1) -> torch.nn.Module:

@@ -22,7 +22,6 @@ import argparse
 import json
 import os.path as osp
 import sys
-import warnings
 
 from cli_args import add_cfg_options
 
@@ -81,8 +80,10 @@ def class_names(cfg, model):
 
 
 def detection_target(model, inputs):
-    """(wrapper returning the top box's score, its level, class) for YOLOX-style heads (class
-    scores and objectness per level); ``None`` for other heads."""
+    """(wrapper returning the top box's class + objectness logit, its level, class, score, level
+    size) for YOLOX-style heads (class scores and objectness per level); ``None`` for other heads.
+    Grad-CAM follows the logits, not the sigmoid score: a confident box (score ~1) has a vanishing
+    score gradient and would give an empty map at every layer."""
     import torch
 
     with torch.no_grad():
@@ -105,15 +106,16 @@ def detection_target(model, inputs):
 
         def forward(self, t):
             c, _, o = self.model(t, mode='tensor')
-            return (c[level][:, cls, y, x].sigmoid() * o[level][:, 0, y, x].sigmoid())[:, None]
+            return (c[level][:, cls, y, x] + o[level][:, 0, y, x])[:, None]
 
     return TopBox(), level, cls, score, size
 
 
 def grad_cam(model, task, inputs, layers, cls_name, names):
-    """(heat map, target description, layer name, empty?) of the first layer in ``layers`` whose
-    Grad-CAM map is not empty (all zero), else of the last one. For a detector, the layers whose
-    output has the top box's level resolution come first."""
+    """(heat map, target description, layer name, layers tried before it) of the first layer in
+    ``layers`` whose Grad-CAM map is not empty (all zero), else of the last one (then every layer is
+    in the tried list). For a detector, the layers whose output has the top box's level resolution
+    come first."""
     import numpy as np
     import torch
     from pytorch_grad_cam import GradCAM
@@ -179,13 +181,14 @@ def grad_cam(model, task, inputs, layers, cls_name, names):
             mask = (pred == cls).float().numpy()
             targets = [SemanticSegmentationTarget(cls, mask)]
             what = f'class {names[cls] if names else cls} ({int(mask.sum())} predicted pixels)'
-    heat, name = None, None
+    heat, name, empty = None, None, []
     for name, layer in layers:
         with GradCAM(model=wrapper, target_layers=[layer]) as cam:
             heat = cam(input_tensor=inputs, targets=targets)[0]
         if np.abs(heat).max() > 0:
-            return torch.from_numpy(heat), what, name, False
-    return torch.from_numpy(heat), what, name, True
+            return torch.from_numpy(heat), what, name, empty
+        empty.append(name)
+    return torch.from_numpy(heat), what, name, empty
 
 
 def cam_layers(model, task, choice):
@@ -280,17 +283,20 @@ def main() -> None:
     if args.cam:
         names = class_names(cfg, model)
         layers = cam_layers(model, cfg.default_scope, args.cam_layer)
-        heat, what, layer, empty = grad_cam(
+        heat, what, layer, skipped = grad_cam(
             model, cfg.default_scope, inputs, layers, args.cls, names
         )
+        empty = len(skipped) == len(layers)
         title = f'Grad-CAM: {what}\nlayer {layer}' + (' (EMPTY: no positive evidence)' * empty)
         panels.append((title, img, to_image_frame(heat, sample, in_hw, ori_hw), (0, 1), 'CAM'))
-        record.update(cam_target=what, cam_layer=layer, cam_empty=empty)
+        record.update(cam_target=what, cam_layer=layer, cam_empty=empty, cam_empty_layers=skipped)
+        if skipped and not empty:
+            print(f'Grad-CAM map empty at {", ".join(skipped)}; showing {layer}')
         if empty:
-            warnings.warn(
-                f'Grad-CAM map is empty (all zero) for {what} at every tried layer '
+            print(
+                f'warning: Grad-CAM map is empty (all zero) for {what} at every tried layer '
                 f'({", ".join(n for n, _ in layers)}): try --cam-layer or --class',
-                stacklevel=1,
+                file=sys.stderr,
             )
     draw(panels, args.out)
     with open(osp.splitext(args.out)[0] + '.json', 'w') as f:

@@ -203,6 +203,8 @@ def test_failed_runs_are_reported_with_their_log_and_do_not_stop_the_others(tmp_
         os.makedirs(w)
         with open(osp.join(w, 'last_checkpoint'), 'w') as f:
             f.write(osp.join(w, 'missing.pth'))
+    data = str(tmp_path / 'toy')  # real data: the runs fail on the checkpoint, nothing earlier
+    generate(data, num_train=2, num_test=2, seed=0)
     out = tool(
         'run_grid.py',
         TOY,
@@ -213,6 +215,8 @@ def test_failed_runs_are_reported_with_their_log_and_do_not_stop_the_others(tmp_
         '1',
         '--grid-dir',
         grid,
+        '--data-root',
+        data,
         check=False,
     )
     assert out.returncode == 1
@@ -299,6 +303,9 @@ def test_collector_writes_metafiles_of_measured_rows_only(tmp_path):
         fake_run(grid, ELA_T, seed, {'pascal_voc/mAP': v})
     with open(osp.join(grid, 'grid.json'), 'w') as f:
         json.dump(dict(schedule=None, seeds=[0, 1, 2]), f)
+    meta = root / 'configs' / 'toy' / 'metafile.yml'
+    with open(meta) as f:
+        before = {m['Name']: m for m in yaml.safe_load(f)['Models']}
     tool(
         'collect_grid.py',
         grid,
@@ -316,8 +323,11 @@ def test_collector_writes_metafiles_of_measured_rows_only(tmp_path):
     assert ela['Results'][0]['Metrics'] == {'mAP': 0.72, 'mAP std': round(0.1 * math.sqrt(0.91), 4)}
     assert ela['Results'][0]['Training']['Seeds'] == [0, 1, 2]
     assert ela['Results'][0]['Training']['Machine'] == 'M'
-    assert models[TOY]['Metadata']['Status'] == 'not yet trained'  # never run: says so
-    assert models[TOY]['Results'][0]['Metrics'] == {}
+    assert ela['Results'][0]['Training']['Schedule'] == 'as in the config'
+    assert before[ELA_T] != ela
+    for name, m in models.items():  # rows not in this grid keep what they had, measured or not
+        if name != ELA_T:
+            assert m == before[name], name
 
 
 def test_collector_refuses_a_folder_without_runs(tmp_path):

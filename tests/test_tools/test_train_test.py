@@ -7,6 +7,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -242,10 +243,16 @@ def test_vis_attention(trained, toy):
     assert record['ela_layer'] == 'backbone.stage4.ela'
     lo, hi = record['ela_range']
     assert 0 < lo < hi < 1 and record['ela_scale'] == [lo, hi]
-    assert record['cam_target'].startswith('top box: ') and record['cam_layer'].startswith(
-        'backbone.stage'
-    )
-    assert record['cam_empty'] is False or 'Grad-CAM map is empty' in out.stderr
+    assert record['cam_target'].startswith('top box: ')
+    # tried from the box's level (YOLOX level l = CSPDarknet stage l+2) down; empty maps skipped
+    level = int(re.search(r'level (\d)\)$', record['cam_target']).group(1))
+    tried = record['cam_empty_layers']  # all empty: the last tried is the one shown
+    tried = tried if record['cam_empty'] else [*tried, record['cam_layer']]
+    assert tried[0] == f'backbone.stage{level + 2}' and len(set(tried)) == len(tried)
+    assert all(n.startswith('backbone.') for n in tried)
+    if record['cam_empty_layers']:
+        assert f'Grad-CAM map empty at {", ".join(record["cam_empty_layers"])}' in out.stdout
+    assert record['cam_empty'] is False  # the box's logits: a confident box still has a map
     out = run(
         [osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--layer', 'nope'],
         cwd=tmp,
@@ -337,8 +344,14 @@ def test_segmentation_train_test_show_dir(toy, tmp_path):
     import numpy as np
     from PIL import Image
 
-    # ground truth | prediction, the masks at half opacity: the images stay visible
-    assert min(np.asarray(Image.open(p).convert('L')).mean() for p in drawn) > 50
+    # ground truth | prediction, the masks at half opacity over the image: in the ground-truth
+    # half the image keeps about half its brightness (measured 0.51-0.56; upstream's 0.8: 0.21-0.29)
+    for p in drawn:
+        src = osp.join(toy, 'VOC2007/JPEGImages', osp.basename(p)[len('test_') :].split('_')[0])
+        shown = np.asarray(Image.open(p).convert('L'), dtype=np.float64)
+        image = np.asarray(Image.open(src).convert('L'), dtype=np.float64)
+        assert shown.shape == (image.shape[0], 2 * image.shape[1])
+        assert shown[:, : image.shape[1]].mean() / image.mean() > 0.4, p
     # Grad-CAM of a segmentor targets a foreground class unless asked otherwise
     img = glob.glob(f'{toy}/VOC2007/JPEGImages/*.jpg')[0]
     out = run(
