@@ -25,8 +25,8 @@ if [ "$TASK" = det ]; then
     MIN=${MIN_MAP:-0.1}
     LAYER=backbone.stage4.ela
 else
-    CONFIG=configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-100it_toyvoc-128x128.py
-    PLAIN=deeplabv3_r50-d8-w16_1xb8-100it_toyvoc-128x128
+    CONFIG=configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128.py
+    PLAIN=deeplabv3_r50-d8-w16_1xb8-300it_toyvoc-128x128
     METRIC='mIoU'
     MIN=${MIN_MIOU:-10}
     LAYER=backbone.layer4.2.ela

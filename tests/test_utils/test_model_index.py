@@ -29,7 +29,7 @@ from ela_mm.utils.model_index import (
             ConfigName('mobilenet-v2', 'ELA-S', '8xb32', None, 'in1k', None),
         ),
         (
-            'deeplabv3_r50-d8-w16-ela-b_1xb8-100it_toyvoc-128x128',
+            'deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128',
             ConfigName('deeplabv3_r50-d8-w16', 'ELA-B', '1xb8', '100it', 'toyvoc', '128x128'),
         ),
     ],
