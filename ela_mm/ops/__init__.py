@@ -1,5 +1,6 @@
 """Fused operations of the strip-attention modules (ELA, CA) and their compiled kernels."""
 
+from .channel_gate import channel_gate
 from .dwconv_gn_sigmoid import conv_gn_sigmoid
 from .ext_loader import has_fused_kernels, kernels_in_use, load_ext
 from .recompute import rebuild_source, recompute_attention
@@ -13,6 +14,7 @@ __all__ = [
     'strip_gate',
     'conv_gn_sigmoid',
     'recompute_attention',
+    'channel_gate',
     'rebuild_source',
     'has_fused_kernels',
     'kernels_in_use',

@@ -17,7 +17,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .utils import lean_forward
+from .utils import channel_gate_forward
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -39,8 +39,8 @@ class ECA(nn.Module):
             (C=64 -> 3, 256 -> 5, 512 -> 5, 2048 -> 7).
         gamma, b: the paper's mapping constants (2 and 1).
         lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and run the module again in backward
-            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
+            normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.channel_gate`; no full-size tensor of its own). Default True.
     """
 
     _abbr_ = 'eca'
@@ -65,10 +65,12 @@ class ECA(nn.Module):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return lean_forward(self, x)
+        return channel_gate_forward(self, x)
+
+    def gate(self, s: Tensor) -> Tensor:
+        """The (N, C, 1, 1) gate of the pooled (N, C, 1, 1) input: a 1D conv over channels."""
+        return self.conv(s.flatten(1).unsqueeze(1)).squeeze(1).sigmoid()[:, :, None, None]
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What ECA computes, in plain PyTorch ops."""
-        s = x.mean(dim=(2, 3))  # (N, C)
-        a = self.conv(s.unsqueeze(1)).squeeze(1).sigmoid()
-        return x * a[:, :, None, None]
+        return x * self.gate(x.mean(dim=(2, 3), keepdim=True))

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .utils import lean_forward
+from .utils import channel_gate_forward
 
 
 @MODELS.register_module()
@@ -25,8 +25,8 @@ class SE(nn.Module):
         in_channels: channels C of the input.
         reduction: r; the squeeze width is ``max(1, C // r)``. Default 16.
         lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and run the module again in backward
-            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
+            normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.channel_gate`; no full-size tensor of its own). Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C``.
     """
@@ -46,9 +46,12 @@ class SE(nn.Module):
         self.fc2 = nn.Conv2d(squeeze, in_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return lean_forward(self, x)
+        return channel_gate_forward(self, x)
+
+    def gate(self, s: Tensor) -> Tensor:
+        """The (N, C, 1, 1) gate of the pooled (N, C, 1, 1) input."""
+        return self.fc2(self.fc1(s).relu()).sigmoid()
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What SE computes, in plain PyTorch ops."""
-        s = x.mean(dim=(2, 3), keepdim=True)
-        return x * self.fc2(self.fc1(s).relu()).sigmoid()
+        return x * self.gate(x.mean(dim=(2, 3), keepdim=True))

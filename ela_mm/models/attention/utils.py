@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ela_mm.ops import Path, recompute_attention, select_path
+from ela_mm.ops import Path, channel_gate, recompute_attention, select_path
 
 
 def lean_forward(module: nn.Module, x: Tensor) -> Tensor:
@@ -15,6 +15,16 @@ def lean_forward(module: nn.Module, x: Tensor) -> Tensor:
     params = list(module.parameters())
     if select_path(x, params, module.lean) is Path.FUSED:
         return recompute_attention(module.forward_reference, x, params)
+    return module.forward_reference(x)
+
+
+def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
+    """``x * module.gate(x.mean((2, 3), keepdim=True))`` (SE, ECA); in training, through
+    :func:`ela_mm.ops.channel_gate`, which keeps the N x C gate and, with ``module.lean``, x's
+    producer tensors instead of ``x``."""
+    params = list(module.parameters())
+    if select_path(x, params) is Path.FUSED:
+        return channel_gate(x, module.gate, params, lean=module.lean)
     return module.forward_reference(x)
 
 
