@@ -19,12 +19,12 @@ def lean_forward(module: nn.Module, x: Tensor) -> Tensor:
 
 
 def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
-    """``x * module.gate(x.mean((2, 3), keepdim=True))`` (SE, ECA); in training, through
-    :func:`ela_mm.ops.channel_gate`, which keeps the N x C gate and, with ``module.lean``, x's
-    producer tensors instead of ``x``."""
+    """``x * module.gate(x.mean((2, 3), keepdim=True))`` (SE, ECA); in training with
+    ``module.lean``, through :func:`ela_mm.ops.channel_gate` (keeps x's producer tensors and the
+    N x C gate instead of ``x``), else the plain PyTorch form."""
     params = list(module.parameters())
-    if select_path(x, params) is Path.FUSED:
-        return channel_gate(x, module.gate, params, lean=module.lean)
+    if select_path(x, params, module.lean) is Path.FUSED:
+        return channel_gate(x, module.gate, params)
     return module.forward_reference(x)
 
 
