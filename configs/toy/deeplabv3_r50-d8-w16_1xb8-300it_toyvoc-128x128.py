@@ -1,7 +1,8 @@
 # DeepLabV3 R50-D8 on the toy VOC-format dataset (tools/misc/make_toy_voc.py): the plain baseline
 # of the toy segmentation comparison, the real segmentation config with only data, size and
-# schedule changed, so that it trains and validates from scratch on 2 CPU cores in about 4 minutes. Every toy
-# attention row inherits this file and adds its module exactly as its real config does.
+# schedule changed, so that it trains and validates from scratch on 2 CPU cores in about 4
+# minutes. Every toy attention row inherits this file and adds its module exactly as its real
+# config does.
 # Architecture as the real one: ResNetV1c-50 with its dilations, ASPP head, FCN auxiliary head,
 # same losses and augmentations.
 #   size:     smaller crops (the toy images are small) and a quarter of the channels (stem and

@@ -30,7 +30,7 @@ from ela_mm.utils.model_index import (
         ),
         (
             'deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128',
-            ConfigName('deeplabv3_r50-d8-w16', 'ELA-B', '1xb8', '100it', 'toyvoc', '128x128'),
+            ConfigName('deeplabv3_r50-d8-w16', 'ELA-B', '1xb8', '300it', 'toyvoc', '128x128'),
         ),
     ],
 )
