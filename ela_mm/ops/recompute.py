@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['Rebuild', 'rebuild_source', 'recompute_attention']
+__all__ = ['Rebuild', 'rebuild_source', 'rebuild']
 
 _BATCH_NORM = {'NativeBatchNormBackward0', 'CudnnBatchNormBackward0', 'MiopenBatchNormBackward0'}
 
@@ -96,39 +96,3 @@ def rebuild(source: Rebuild, saved: Sequence[Tensor]) -> Tensor:
     """``x`` again, from the saved producer tensors (no graph)."""
     with torch.no_grad():
         return source.fn(*saved)
-
-
-class _Recompute(torch.autograd.Function):
-    """``fn(x)`` keeping only x's producer tensors; backward rebuilds x and runs fn again."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, fn, source: Rebuild, *params: Tensor) -> Tensor:
-        ctx.fn, ctx.source, ctx.params = fn, source, params
-        ctx.autocast = [
-            (d, torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in {x.device.type}
-        ]
-        ctx.save_for_backward(*source.tensors)
-        return fn(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x = rebuild(ctx.source, ctx.saved_tensors).detach().requires_grad_(ctx.needs_input_grad[0])
-        device, enabled, dtype = ctx.autocast[0]
-        with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
-            y = ctx.fn(x)
-        need = [p for p, n in zip(ctx.params, ctx.needs_input_grad[3:]) if n]
-        inputs = ([x] if ctx.needs_input_grad[0] else []) + need
-        grads = iter(torch.autograd.grad(y, inputs, grad, allow_unused=True))
-        grad_x = next(grads) if ctx.needs_input_grad[0] else None
-        return (grad_x, None, None, *(next(grads) if n else None for n in ctx.needs_input_grad[3:]))
-
-
-def recompute_attention(fn: Callable[[Tensor], Tensor], x: Tensor, params: Sequence[Tensor]):
-    """``fn(x)`` for training, keeping for backward only what x's producer already keeps (see
-    the module docstring) and running ``fn`` again in backward; plain ``fn(x)`` when x's
-    producer is not recognised. ``params``: every tensor ``fn`` uses that may need a gradient.
-    """
-    source = rebuild_source(x)
-    if source is None:
-        return fn(x)
-    return _Recompute.apply(x, fn, source, *params)

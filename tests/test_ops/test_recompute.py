@@ -144,27 +144,75 @@ def test_resnet50_keeps_at_most_5_percent_more_for_backward(att):
     assert ratio <= 1.05, f'ResNet-50 + {att}: {ratio:.3f} of the plain model'
 
 
-@pytest.mark.parametrize('name', ['SE', 'ECA'])
+GATES = {  # the gate functions of the channel-gate modules and CBAM, and their input shapes
+    'SE': {'gate': [(2, 32, 1, 1)]},
+    'ECA': {'gate': [(2, 32, 1, 1)]},
+    'CBAM': {'channel_gate': [(2, 32, 1, 1)], 'spatial_gate': [(2, 2, 7, 5)]},
+}
+
+
+@pytest.mark.parametrize('name', list(GATES))
 @pytest.mark.parametrize('lean', [True, False])
-def test_channel_gates_run_their_gate_once_and_backward_again(name, lean, randomise, monkeypatch):
-    """SE and ECA (ela_mm.ops.channel_gate): backward uses the gate graph kept from forward
-    (the gate runs once per step, lean or not), equals the plain composition in float64, and
-    survives a second backward (retain_graph)."""
+def test_gates_run_once_and_backward_again(name, lean, randomise, monkeypatch):
+    """SE and ECA (ela_mm.ops.channel_gate), CBAM (ela_mm.ops.cbam_gates): backward uses the gate
+    graphs kept from forward (each gate runs once per step, lean or not), equals the plain
+    composition in float64, and survives a second backward (retain_graph)."""
     torch.manual_seed(0)
     bn, att = nn.BatchNorm2d(32).double(), randomise(MODULES[name](32)).double()
     att.lean = lean
-    calls = []
-    gate = att.gate
-    monkeypatch.setattr(att, 'gate', lambda s: calls.append(s.shape) or gate(s))
+    calls = {k: [] for k in GATES[name]}
+    for k in calls:
+        fn = getattr(att, k)
+        monkeypatch.setattr(att, k, lambda *t, k=k, fn=fn: calls[k].append(t[0].shape) or fn(*t))
     z = torch.randn(2, 32, 7, 5, dtype=torch.double, requires_grad=True)
     y = att(bn(z))
     g = torch.randn_like(y)
     inputs = [z, *bn.parameters(), *att.parameters()]
     first = torch.autograd.grad(y, inputs, g, retain_graph=True)
     second = torch.autograd.grad(y, inputs, g)
-    assert calls == [(2, 32, 1, 1)]
+    assert calls == GATES[name]
     monkeypatch.undo()
     want = torch.autograd.grad(att.forward_reference(bn(z)), inputs, g)
     for a, b, w in zip(first, second, want):
         torch.testing.assert_close(a, w, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(b, w, rtol=1e-12, atol=1e-12)
+
+
+def test_cbam_shares_the_gradient_of_tied_maxima(randomise):
+    """CBAM's max pools with ties (a channel of zeros after ReLU; pixels where every channel is
+    zero): the gradient is shared among the tied positions as ``torch.amax`` shares it."""
+    torch.manual_seed(0)
+    att = randomise(CBAM(16, reduction=4)).double()
+    w = torch.randn(2, 16, 6, 5, dtype=torch.double)
+    w[:, 3] = -1.0  # channel 3: all zero after ReLU, every position ties for its maximum
+    w[:, :, 2, 1:4] = -1.0  # these pixels: every channel ties
+    w[0, 5, 4, 4] = w[0, 5, 0, 0] = w[0, 5].max() + 1  # two equal maxima in one channel
+    w.requires_grad_()
+    inputs = [w, *att.parameters()]
+    g = torch.randn(2, 16, 6, 5, dtype=torch.double)
+    got = torch.autograd.grad(att(torch.relu(w)), inputs, g)
+    want = torch.autograd.grad(att.forward_reference(torch.relu(w)), inputs, g)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize('name', list(GATES))
+def test_gates_under_autocast_equal_the_plain_composition(name, dtype, randomise):
+    """Under CPU autocast the kept gate graphs run in the low dtype, as the plain composition's
+    1x1 convs do: same output, same gradients to float32 rounding."""
+    out = []
+    for lean in (True, False):
+        torch.manual_seed(0)
+        bn, att = nn.BatchNorm2d(32), randomise(MODULES[name](32))
+        att.lean = lean
+        z = torch.randn(2, 32, 12, 10, requires_grad=True)
+        with torch.autocast('cpu', dtype=dtype):
+            y = att(bn(z))
+        out.append((y, torch.autograd.grad(y, [z, *att.parameters()], torch.ones_like(y))))
+    (y1, g1), (y0, g0) = out
+    assert y1.dtype == y0.dtype
+    torch.testing.assert_close(y1, y0, rtol=0, atol=1e-6)
+    for a, b in zip(g1, g0):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

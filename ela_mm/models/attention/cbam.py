@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .utils import lean_forward
+from ela_mm.ops import Path, cbam_gates, select_path
 
 
 @MODELS.register_module()
@@ -32,8 +32,8 @@ class CBAM(nn.Module):
         reduction: r of the channel MLP; hidden width ``max(1, C // r)``. Default 16.
         spatial_kernel: odd kernel of the spatial conv. Default 7.
         lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and run the module again in backward
-            (:mod:`ela_mm.ops.recompute`; no full-size tensor of its own). Default True.
+            normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.cbam_gates`; no full-size tensor of its own). Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C + 2 * k * k``.
     """
@@ -63,12 +63,23 @@ class CBAM(nn.Module):
         self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return lean_forward(self, x)
+        params = list(self.parameters())
+        if select_path(x, params, self.lean) is Path.FUSED:
+            return cbam_gates(x, self.channel_gate, self.spatial_gate, params)
+        return self.forward_reference(x)
+
+    def channel_gate(self, avg: Tensor, mx: Tensor) -> Tensor:
+        """The (N, C, 1, 1) gate of the average- and max-pooled (N, C, 1, 1) descriptors."""
+        return (self.mlp(avg) + self.mlp(mx)).sigmoid()
+
+    def spatial_gate(self, maps: Tensor) -> Tensor:
+        """The (N, 1, H, W) gate of the channel-wise [mean; max] maps (N, 2, H, W)."""
+        return self.spatial(maps).sigmoid()
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What CBAM computes, in plain PyTorch ops."""
-        avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
-        mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
-        x = x * (avg + mx).sigmoid()
+        x = x * self.channel_gate(
+            x.mean(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True)
+        )
         s = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return x * self.spatial(s).sigmoid()
+        return x * self.spatial_gate(s)

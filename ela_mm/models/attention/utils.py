@@ -5,17 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ela_mm.ops import Path, channel_gate, recompute_attention, select_path
-
-
-def lean_forward(module: nn.Module, x: Tensor) -> Tensor:
-    """``module.forward_reference(x)``; in training, with ``module.lean``, keeping for backward
-    only what x's producer (a normalisation or activation) keeps, and running the module again
-    in backward (:func:`ela_mm.ops.recompute_attention`)."""
-    params = list(module.parameters())
-    if select_path(x, params, module.lean) is Path.FUSED:
-        return recompute_attention(module.forward_reference, x, params)
-    return module.forward_reference(x)
+from ela_mm.ops import Path, channel_gate, select_path
 
 
 def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
