@@ -324,7 +324,9 @@ def main() -> int:
     if osp.isfile(osp.join(grid_dir, 'grid.json')):
         with open(osp.join(grid_dir, 'grid.json')) as f:
             manifest = json.load(f)
-    machine = args.machine or detect_machine('cpu')
+    from ela_mm.utils.grid import threads_text
+
+    machine = args.machine or detect_machine('cpu', threads_text(manifest))
     date = time.strftime('%Y-%m-%d')
     seeds = sorted({s for r in rows for s in r['values']})
     entry = next((r['entry'] for r in rows if r['entry'] is not None), None)

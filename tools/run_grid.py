@@ -76,12 +76,21 @@ def parse_args():
     return args
 
 
+def threads_per_run(parallel: int) -> int:
+    """The torch threads of each local run: the cores split among ``parallel`` runs, else what
+    OMP_NUM_THREADS says, else torch's default (one per core)."""
+    if parallel > 1:
+        return max(1, (os.cpu_count() or 1) // parallel)
+    env = os.environ.get('OMP_NUM_THREADS', '')
+    return int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1
+
+
 def run_local(runs, lines, parallel: int) -> list:
     """Run the shell lines, ``parallel`` at once, each logging to its run.log; return the
     failed runs with their exit status."""
     env = dict(os.environ)
     if parallel > 1:  # split the cores instead of oversubscribing them
-        env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // parallel))
+        env['OMP_NUM_THREADS'] = str(threads_per_run(parallel))
     pending, active, failed = list(zip(runs, lines)), [], []
     while pending or active:
         while pending and len(active) < parallel:
@@ -123,6 +132,7 @@ def main() -> int:
         family_configs,
         is_finished,
         is_started,
+        merge_manifest,
         plan,
         slurm_script,
     )
@@ -171,6 +181,7 @@ def main() -> int:
         mode=args.mode,
         data_root=args.data_root,
         cfg_options=args.cfg_options,
+        threads_per_run=[threads_per_run(args.parallel)] if args.mode == 'local' and todo else [],
     )
     script = None
     if args.mode == 'slurm' and todo:
@@ -185,6 +196,15 @@ def main() -> int:
             grid_dir,
             args.max_parallel,
         )
+    path = osp.join(grid_dir, 'grid.json')
+    old = None
+    if osp.isfile(path):
+        with open(path) as f:
+            old = json.load(f)
+    try:
+        manifest = merge_manifest(old, manifest, grid_dir)
+    except ValueError as e:
+        raise SystemExit(f'run_grid: {e}') from None
     if args.dry_run:
         for line in lines:
             print(line)
@@ -193,7 +213,7 @@ def main() -> int:
             print(text, end='')
         return 0
     os.makedirs(grid_dir, exist_ok=True)
-    with open(osp.join(grid_dir, 'grid.json'), 'w') as f:
+    with open(path, 'w') as f:
         json.dump(manifest, f, indent=2)
     if not todo:
         return 0

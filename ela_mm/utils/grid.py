@@ -2,7 +2,8 @@
 
 Layout (what ``tools/run_grid.py`` writes and ``tools/collect_grid.py`` reads)::
 
-    <grid>/grid.json                          what was asked: family, configs, seeds, options
+    <grid>/grid.json                          what was asked (family, configs, seeds, options,
+                                              threads per run), accumulated over invocations
     <grid>/<config name>/seed<k>/             the training work dir (checkpoints, logs)
     <grid>/<config name>/seed<k>/run.log      the run's stdout + stderr (local mode)
     <grid>/<config name>/seed<k>/test/<timestamp>/<timestamp>.json   final test metrics
@@ -190,3 +191,38 @@ def find_runs(grid_dir: str) -> Dict[str, Dict[int, str]]:
         if m and osp.isdir(path):
             found.setdefault(osp.basename(osp.dirname(path)), {})[int(m[1])] = path
     return found
+
+
+#: manifest keys that must agree between invocations writing into one grid folder
+_SAME_IN_A_GRID = ('baseline', 'schedule', 'data_root', 'cfg_options')
+
+
+def merge_manifest(old: Optional[dict], new: dict, grid_dir: str) -> dict:
+    """``grid.json`` after another invocation of run_grid on ``grid_dir``: configs, seeds and
+    thread settings accumulate; a different baseline, schedule, data root or cfg-options would
+    put runs that are not comparable into one table, so it raises, naming the fix."""
+    if not old:
+        return new
+    for key in _SAME_IN_A_GRID:
+        if old.get(key) != new.get(key):
+            raise ValueError(
+                f'{grid_dir}/grid.json records {key}={old.get(key)!r} but this call asks '
+                f'{key}={new.get(key)!r}: runs that differ in {key} would be tabulated as one '
+                f'grid. Use another --grid-dir, or repeat the earlier {key}.'
+            )
+    merged = dict(old, **{k: v for k, v in new.items() if k in _SAME_IN_A_GRID or k == 'mode'})
+    merged['configs'] = list(dict.fromkeys([*old.get('configs', []), *new['configs']]))
+    merged['attentions'] = dict(old.get('attentions', {}), **new['attentions'])
+    merged['seeds'] = sorted({*old.get('seeds', []), *new['seeds']})
+    merged['threads_per_run'] = sorted(
+        {*old.get('threads_per_run', []), *new.get('threads_per_run', [])}
+    )
+    return merged
+
+
+def threads_text(manifest: dict) -> Optional[str]:
+    """How many torch threads each run had (``None`` when unknown), for the machine line."""
+    threads = manifest.get('threads_per_run')
+    if not threads:
+        return None
+    return f'{" or ".join(map(str, threads))} torch thread{"s" if threads != [1] else ""} per run'

@@ -4,11 +4,14 @@ import os
 import platform
 import sys
 from datetime import date
+from typing import Optional
 
 import torch
 
 
-def machine(device: str) -> str:
+def machine(device: str, threads: Optional[str] = None) -> str:
+    """The device in words; on CPU the processor, its cores and ``threads`` (default: this
+    process's torch threads)."""
     if device == 'cuda':
         return f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda})'
     cpu = platform.processor() or platform.machine()
@@ -17,7 +20,8 @@ def machine(device: str) -> str:
             cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
     except (OSError, StopIteration):
         pass
-    return f'{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads'
+    threads = threads or f'{torch.get_num_threads()} torch threads'
+    return f'{cpu}, {os.cpu_count()} cores, {threads}'
 
 
 def write_section(path: str, key: str, text: str) -> None:

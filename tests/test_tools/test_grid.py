@@ -188,6 +188,49 @@ def test_finished_runs_are_skipped_and_interrupted_ones_resume(tmp_path):
     assert len(commands) == 2 and TOY + '.py' not in ' '.join(commands)
 
 
+def test_grid_json_accumulates_and_refuses_another_schedule(tmp_path):
+    """A second invocation on the same grid folder adds its configs and seeds to grid.json; one
+    with another schedule is refused (its runs would be tabulated with the others)."""
+    grid = str(tmp_path / 'g')
+    for name, seed in ((TOY, 0), (ELA_T, 0), (ELA_T, 1)):
+        fake_run(grid, name, seed, {'pascal_voc/mAP': 0.5})  # finished: nothing is trained
+    tool('run_grid.py', TOY, '--attentions', 'plain', '--seeds', '1', '--grid-dir', grid)
+    tool('run_grid.py', TOY, '--attentions', 'ELA-T', '--seeds', '2', '--grid-dir', grid)
+    with open(osp.join(grid, 'grid.json')) as f:
+        manifest = json.load(f)
+    assert manifest['configs'] == [TOY, ELA_T] and manifest['seeds'] == [0, 1]
+    assert manifest['attentions'] == {TOY: 'none', ELA_T: 'ELA-T'}
+    out = tool('run_grid.py', TOY, '--schedule', '6e', '--grid-dir', grid, '--dry-run', check=False)
+    assert out.returncode != 0
+    assert (
+        f"{grid}/grid.json records schedule=None but this call asks schedule='6e': runs that "
+        'differ in schedule would be tabulated as one grid. Use another --grid-dir, or repeat '
+        'the earlier schedule.'
+    ) in out.stderr
+    with open(osp.join(grid, 'grid.json')) as f:
+        assert json.load(f) == manifest  # untouched
+
+
+def test_threads_per_run_reach_the_machine_line(tmp_path):
+    from ela_mm.utils.grid import merge_manifest, threads_text
+    from ela_mm.utils.report import machine
+
+    a = dict(baseline='b', configs=['x'], attentions={'x': 'none'}, seeds=[0], threads_per_run=[1])
+    b = dict(a, configs=['y'], attentions={'y': 'SE'}, seeds=[2], threads_per_run=[2])
+    m = merge_manifest(a, b, 'g')
+    assert m['configs'] == ['x', 'y'] and m['seeds'] == [0, 2] and m['threads_per_run'] == [1, 2]
+    assert threads_text(a) == '1 torch thread per run'
+    assert threads_text(m) == '1 or 2 torch threads per run'
+    assert threads_text(dict(a, threads_per_run=[])) is None
+    assert machine('cpu', threads_text(a)).endswith(' cores, 1 torch thread per run')
+    grid = str(tmp_path / 'g')  # the collector names them (run_grid --parallel 2 on 2 cores)
+    fake_run(grid, TOY, 0, {'pascal_voc/mAP': 0.5})
+    with open(osp.join(grid, 'grid.json'), 'w') as f:
+        json.dump(dict(a, schedule=None), f)
+    tool('collect_grid.py', grid, '--no-cost')
+    assert ' cores, 1 torch thread per run, 20' in open(osp.join(grid, 'comparison.md')).read()
+
+
 def test_unknown_family_or_attention_is_named():
     out = tool('run_grid.py', 'yolox_nano_nope', '--dry-run', check=False)
     assert out.returncode != 0 and 'no plain config' in out.stderr and TOY in out.stderr
