@@ -6,14 +6,21 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ela_mm.models.attention import CBAM, ELA, SE, CoordAtt
+from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt
 from ela_mm.ops import rebuild_source
 from ela_mm.utils.memory import saved_bytes
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='no CUDA GPU here: the CUDA paths are not exercised'
 )
-MODULES = {'ELA-T': lambda: ELA(64, 'T'), 'ELA-B': lambda: ELA(64, 'B'), 'CA': lambda: CoordAtt(64)}
+MODULES = {  # every module with an autograd function of its own (strip, channel-gate, CBAM)
+    'ELA-T': lambda: ELA(64, 'T'),
+    'ELA-B': lambda: ELA(64, 'B'),
+    'CA': lambda: CoordAtt(64),
+    'SE': lambda: SE(64),
+    'ECA': lambda: ECA(64),
+    'CBAM': lambda: CBAM(64),
+}
 
 
 @pytest.mark.parametrize('name', list(MODULES))
