@@ -7,6 +7,7 @@ save views of one buffer). Parameters and buffers are left out: the plain and th
 both keep theirs whatever they save.
 """
 
+import weakref
 from typing import Callable, Dict
 
 import torch
@@ -15,8 +16,11 @@ import torch.nn as nn
 
 def saved_bytes(fn: Callable[[], torch.Tensor], model: nn.Module = None) -> Dict[str, int]:
     """Run ``fn`` (a training forward returning what backward starts from) and count what
-    autograd saved: ``bytes`` of distinct storages, ``tensors`` packed, ``storages`` distinct.
-    Tensors sharing storage with ``model``'s parameters or buffers are not counted."""
+    autograd saved and still keeps when ``fn`` returns: ``bytes`` of distinct storages,
+    ``tensors`` packed, ``storages`` distinct. Tensors sharing storage with ``model``'s
+    parameters or buffers are not counted; neither are tensors saved by a graph that was
+    dropped before ``fn`` returned (a metric computed with gradients on, say): those are
+    freed, and their address may be reused by another storage."""
     own = set()
     if model is not None:
         own = {
@@ -24,17 +28,21 @@ def saved_bytes(fn: Callable[[], torch.Tensor], model: nn.Module = None) -> Dict
             for t in list(model.parameters()) + list(model.buffers())
             if t.numel()
         }
-    storages: Dict[int, int] = {}
-    count = [0]
+    packed = []
 
     def pack(t: torch.Tensor):
-        count[0] += 1
-        s = t.untyped_storage()
-        if s.data_ptr() not in own and s.nbytes():
-            storages[s.data_ptr()] = max(storages.get(s.data_ptr(), 0), s.nbytes())
+        packed.append(weakref.ref(t))  # alive as long as the graph that saved it
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
+    storages: Dict[int, int] = {}
+    for ref in packed:
+        t = ref()
+        if t is None:
+            continue
+        s = t.untyped_storage()
+        if s.data_ptr() not in own and s.nbytes():
+            storages[s.data_ptr()] = s.nbytes()
     del out
-    return dict(bytes=sum(storages.values()), tensors=count[0], storages=len(storages))
+    return dict(bytes=sum(storages.values()), tensors=len(packed), storages=len(storages))
