@@ -23,13 +23,9 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .recompute import Rebuild, rebuild, rebuild_source
+from .recompute import Rebuild, rebuild, source_or_keep
 
 __all__ = ['cbam_gates']
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
 
 
 def _add_at_max(grad: Tensor, t: Tensor, dims, coef: Tensor) -> Tensor:
@@ -106,7 +102,4 @@ def cbam_gates(
     ``channel_fn`` maps the two pooled ``(N, C, 1, 1)`` descriptors to the ``(N, C, 1, 1)`` gate,
     ``spatial_fn`` the ``(N, 2, H, W)`` maps to the ``(N, 1, H, W)`` gate; ``params``: every
     tensor they use that may need a gradient."""
-    source = rebuild_source(x)
-    if source is None:
-        source = Rebuild((x,), _identity)
-    return _CBAMGates.apply(x, channel_fn, spatial_fn, source, *params)
+    return _CBAMGates.apply(x, channel_fn, spatial_fn, source_or_keep(x), *params)

@@ -15,13 +15,9 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .recompute import Rebuild, rebuild, rebuild_source
+from .recompute import Rebuild, rebuild, source_or_keep
 
 __all__ = ['channel_gate']
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
 
 
 class _ChannelGate(torch.autograd.Function):
@@ -63,7 +59,4 @@ def channel_gate(
     (a recognised producer) or ``x``, plus the N x C gate and its graph.
     ``gate_fn`` maps the pooled ``(N, C, 1, 1)`` tensor to the ``(N, C, 1, 1)`` gate; ``params``:
     every tensor it uses that may need a gradient."""
-    source = rebuild_source(x)
-    if source is None:
-        source = Rebuild((x,), _identity)
-    return _ChannelGate.apply(x, gate_fn, source, *params)
+    return _ChannelGate.apply(x, gate_fn, source_or_keep(x), *params)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['Rebuild', 'rebuild_source', 'rebuild']
+__all__ = ['Rebuild', 'rebuild_source', 'source_or_keep', 'rebuild']
 
 _BATCH_NORM = {'NativeBatchNormBackward0', 'CudnnBatchNormBackward0', 'MiopenBatchNormBackward0'}
 
@@ -90,6 +90,16 @@ def rebuild_source(x: Tensor) -> Optional[Rebuild]:
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             return Rebuild((a, b), torch.mul)
     return None
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def source_or_keep(x: Tensor) -> Rebuild:
+    """:func:`rebuild_source`, or, when x's producer is not recognised, ``x`` itself kept."""
+    source = rebuild_source(x)
+    return Rebuild((x,), _identity) if source is None else source
 
 
 def rebuild(source: Rebuild, saved: Sequence[Tensor]) -> Tensor:
