@@ -77,12 +77,13 @@ def parse_args():
 
 
 def threads_per_run(parallel: int) -> int:
-    """The torch threads of each local run: the cores split among ``parallel`` runs, else what
-    OMP_NUM_THREADS says, else torch's default (one per core)."""
+    """The torch threads of each local run: the cores split among ``parallel`` runs, else this
+    process's own (a run inherits its environment: OMP_NUM_THREADS, or torch's default)."""
     if parallel > 1:
         return max(1, (os.cpu_count() or 1) // parallel)
-    env = os.environ.get('OMP_NUM_THREADS', '')
-    return int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1
+    import torch
+
+    return torch.get_num_threads()
 
 
 def run_local(runs, lines, parallel: int) -> list:

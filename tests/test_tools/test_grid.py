@@ -404,7 +404,10 @@ def test_mini_grid_runs_and_collects(tmp_path):
         assert '--schedule: train_cfg.max_epochs: 24 -> 1' in log
     again = tool('run_grid.py', *args, cwd=str(tmp_path)).stdout  # all finished: nothing runs
     assert '2 runs (2 configs x 1 seeds), 2 finished, 0 to run' in again
+    with open(osp.join(grid, 'grid.json')) as f:
+        assert json.load(f)['threads_per_run'] == [1]  # OMP_NUM_THREADS=1, one run at a time
     out = tool('collect_grid.py', grid, '--no-cost').stdout
+    assert ' cores, 1 torch thread per run, ' in open(osp.join(grid, 'comparison.md')).read()
     rows = [ln for ln in out.splitlines() if ln.startswith('| plain') or ln.startswith('| ELA-T')]
     assert len(rows) == 2 and '(n=1)' in rows[1]
     assert osp.isfile(osp.join(grid, 'comparison.png'))
