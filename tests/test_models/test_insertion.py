@@ -83,22 +83,97 @@ def test_no_match_lists_the_closest_names():
         match_modules(_Toy(), 'stage1.-4')
 
 
-def test_sequential_parent_runs_it_in_order_other_parents_by_hook(randomise):
+def test_stored_next_to_the_target_applied_by_a_hook_the_container_unchanged(randomise):
     m = randomise(_Toy())
+    own = list(m.stage2)
     done = insert_attention(m, [dict(cfg=dict(type='SE', reduction=4), after='stage2.1')])
     assert done == {'stage2.1': 'stage2.se'}
+    # stored (and keyed) right after its target, as earlier versions spliced it ...
     assert list(dict(m.stage2.named_children())) == ['0', '1', 'se', '2']
+    parts = [k.split('.')[1] for k in m.state_dict() if k.startswith('stage2.')]
+    assert list(dict.fromkeys(parts)) == ['0', '1', 'se']
+    # ... but the Sequential as the host's code sees it is the plain one
+    assert len(m.stage2) == 3 and list(m.stage2) == own and m.stage2[-1] is own[-1]
+    assert [type(x) for x in m.stage2[1:]] == [nn.BatchNorm2d, nn.ReLU]
+    assert type(m.stage2).__name__ == 'Sequential' and isinstance(m.stage2, nn.Sequential)
+    assert 'se' not in dir(m.stage2)
     done = insert_attention(m, [dict(cfg='eca', after='stem')])
-    assert done == {'stem': 'eca'}  # the host is the parent: a hook applies it
+    assert done == {'stem': 'eca'}  # the host is the parent
     x = torch.randn(2, 3, 8, 8)
     m.eval()
     with torch.no_grad():
         s = m.eca(F.conv2d(x, m.stem.weight, m.stem.bias, padding=1))  # stem, no hook
         s = m.stage1(s)
-        st = dict(m.stage2.named_children())  # (positions moved: se is at index 2 now)
-        s = st['2'](st['se'](st['1'](st['0'](s))))
-        ref = m.stage3(s)
+        st = dict(m.stage2.named_children())
+        bn = st['1']
+        s = F.batch_norm(st['0'](s), bn.running_mean, bn.running_var, bn.weight, bn.bias)
+        ref = m.stage3(st['2'](st['se'](s)))  # (bn without its hook, then se)
         torch.testing.assert_close(m(x), ref)
+        # the hook applies it wherever the target runs: also in a slice of the Sequential
+        y = torch.rand(2, 8, 4, 4)
+        ref = st['se'](
+            F.batch_norm(st['0'](y), bn.running_mean, bn.running_var, bn.weight, bn.bias)
+        )
+        torch.testing.assert_close(m.stage2[:2](y), ref)
+
+
+class _Indexed(nn.Module):
+    """Runs its stages by position, as CSPDarkNet, ConvMixer and MobileViT do."""
+
+    def __init__(self):
+        super().__init__()
+        self.stages = nn.Sequential(*[nn.Conv2d(8 if i else 3, 8, 1) for i in range(4)])
+        self.heads = nn.ModuleList([nn.Conv2d(8, 8, 1) for _ in range(2)])
+        self.named = nn.ModuleDict(dict(a=nn.Conv2d(8, 8, 1), b=nn.Conv2d(8, 8, 1)))
+        self.frozen_stages = 1
+
+    def forward(self, x):
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in (1, len(self.stages) - 1):
+                outs.append(self.heads[len(outs)](x))
+        return outs + [self.named[k](x) for k in self.named]
+
+    def train(self, mode=True):
+        super().train(mode)
+        for i in range(self.frozen_stages + 1):
+            self.stages[i].eval()
+            for p in self.stages[i].parameters():
+                p.requires_grad = False
+
+
+def test_containers_the_host_indexes_keep_their_positions(randomise):
+    """ELA after every stage of a Sequential the host enumerates and indexes, every head of a
+    ModuleList and every member of a ModuleDict: positions, lengths, keys, outputs (attention
+    as identity), freezing as in the plain host, the attention trainable."""
+    plain = randomise(_Indexed())
+    m = randomise(_Indexed())
+    done = insert_attention(
+        m,
+        [
+            dict(cfg=dict(type='ELA', num_groups=8), after='stages.*'),
+            dict(cfg='se', after='heads.*'),
+            dict(cfg='eca', after='named.*'),
+        ],
+    )
+    assert done['stages.0'] == 'stages.ela_0' and done['heads.1'] == 'heads.1.se'
+    assert done['named.a'] == 'named.a.eca'
+    assert len(m.stages) == 4 and len(m.heads) == 2 and list(m.named) == ['a', 'b']
+    assert [n for n, _ in m.stages.named_children()][:2] == ['0', 'ela_0']  # (keys)
+    for path in done.values():
+        parent, _, name = path.rpartition('.')
+        setattr(m.get_submodule(parent), name, nn.Identity())
+    x = torch.rand(2, 3, 8, 8)
+    m.eval()
+    plain.eval()
+    for a, b in zip(m(x), plain(x)):
+        torch.testing.assert_close(a, b)
+    m.train()
+    plain.train()
+    frozen = sorted(n for n, p in m.named_parameters() if not p.requires_grad)
+    assert frozen == sorted(n for n, p in plain.named_parameters() if not p.requires_grad)
+    assert frozen == ['stages.0.bias', 'stages.0.weight', 'stages.1.bias', 'stages.1.weight']
 
 
 def test_names_when_targets_share_a_parent():
