@@ -2,9 +2,13 @@
 test_utils/, test_tools/ (the command-line tools end to end), test_configs.py (every shipped
 config), test_packaging.py (what an install ships, lint), test_stack.py (the OpenMMLab stack)."""
 
+import glob
 import importlib
 import os
 import os.path as osp
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -14,6 +18,17 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs one worker per core: one thread each
     os.environ['OMP_NUM_THREADS'] = '1'  # and in the tools the tests start
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same global random state, whatever ran before it in this
+    worker (mmengine's Runner reseeds at random) and however -k/--lf selects: its random inputs
+    are the ones it was written with. The state is restored afterwards."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    yield
+    torch.random.set_rng_state(state)
 
 
 def _randomise(module: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
@@ -62,3 +77,51 @@ def ext_calls(monkeypatch):
     for op in ('strip_attention', 'dwconv_gn_sigmoid'):  # the modules that call the kernels
         monkeypatch.setattr(importlib.import_module(f'ela_mm.ops.{op}'), 'ext', spy)
     return spy.calls
+
+
+def source_copy(dst: str) -> str:
+    """A private copy of the source tree at ``dst`` (tracked files and new files git does not
+    ignore): packaging builds write build/, *.egg-info and ela_mm/.mim, and two of them in the
+    same folder at once (two test workers) would corrupt each other."""
+    out = subprocess.run(
+        ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        pytest.skip('not a git checkout')
+    for rel in filter(None, out.stdout.split('\0')):
+        if osp.isfile(osp.join(ROOT, rel)):
+            os.makedirs(osp.dirname(osp.join(dst, rel)), exist_ok=True)
+            shutil.copy2(osp.join(ROOT, rel), osp.join(dst, rel))
+    return dst
+
+
+@pytest.fixture(name='source_copy')
+def _source_copy_fixture():
+    return source_copy
+
+
+@pytest.fixture(scope='session')
+def wheel_path(tmp_path_factory) -> str:
+    """ela_mm's wheel, built once per test run as pip builds it (without the extension: its
+    files are what the tests check) from a copy of the tree; the test workers share it."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # common to all xdist workers of this run
+    with FileLock(str(shared / 'ela_mm-wheel.lock')):
+        found = glob.glob(str(shared / 'ela_mm-wheel' / '*.whl'))
+        if found:
+            return found[0]
+        src = source_copy(str(shared / 'ela_mm-src'))
+        proc = subprocess.run(
+            [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation']
+            + ['-w', str(shared / 'ela_mm-wheel'), src],
+            env=dict(os.environ, ELA_MM_WITH_EXT='0'),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return glob.glob(str(shared / 'ela_mm-wheel' / '*.whl'))[0]

@@ -29,30 +29,9 @@ def test_every_package_folder_is_a_package():
 
 
 @pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
-    """A wheel built as pip builds it (without the extension: its files are what we check)."""
-    out = tmp_path_factory.mktemp('wheel')
-    env = dict(os.environ, ELA_MM_WITH_EXT='0')
-    proc = subprocess.run(
-        [
-            sys.executable,
-            '-m',
-            'pip',
-            'wheel',
-            '--no-deps',
-            '--no-build-isolation',
-            '-w',
-            str(out),
-            ROOT,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (path,) = glob.glob(str(out / '*.whl'))
-    return zipfile.ZipFile(path).namelist()
+def wheel(wheel_path):
+    """The names in the wheel (tests/conftest.py builds it once per run)."""
+    return zipfile.ZipFile(wheel_path).namelist()
 
 
 def test_wheel_holds_every_module_and_the_cpp_sources(wheel):
@@ -112,11 +91,12 @@ def test_lint_clean():
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]
 
 
-def test_sdist_ships_the_same(tmp_path):
+def test_sdist_ships_the_same(tmp_path, source_copy):
     env = dict(os.environ, ELA_MM_WITH_EXT='0')
+    src = source_copy(str(tmp_path / 'src'))
     out = subprocess.run(
-        [sys.executable, 'setup.py', '-q', 'sdist', '-d', str(tmp_path)],
-        cwd=ROOT,
+        [sys.executable, 'setup.py', '-q', 'sdist', '-d', str(tmp_path / 'dist')],
+        cwd=src,
         env=env,
         capture_output=True,
         text=True,
@@ -125,7 +105,7 @@ def test_sdist_ships_the_same(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     import tarfile
 
-    (path,) = glob.glob(str(tmp_path / '*.tar.gz'))
+    (path,) = glob.glob(str(tmp_path / 'dist' / '*.tar.gz'))
     names = {n.split('/', 1)[1] for n in tarfile.open(path).getnames() if '/' in n}
     for want in (
         'ela_mm/datasets/toy_voc.py',
@@ -140,11 +120,12 @@ def test_sdist_ships_the_same(tmp_path):
         assert want in names, want
 
 
-def test_isolated_build_stops_and_names_the_flag(tmp_path):
+def test_isolated_build_stops_and_names_the_flag(tmp_path, source_copy):
     """Without --no-build-isolation pip builds where our torch is not: the build must stop with
     a message naming the flag, not produce an extension for another torch."""
+    src = source_copy(str(tmp_path / 'src'))
     out = subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-w', str(tmp_path), ROOT],
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-w', str(tmp_path), src],
         capture_output=True,
         text=True,
         timeout=600,

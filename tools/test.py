@@ -64,7 +64,7 @@ def main() -> None:
     from ela_mm.ops import kernels_in_use
     from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint
     from ela_mm.utils.data_check import check_data
-    from ela_mm.utils.launch import build_runner, setup_config
+    from ela_mm.utils.launch import build_runner, close_distributed, setup_config
 
     ckpt = read_checkpoint(args.checkpoint)  # a missing or unreadable file fails here, early
     cfg = setup_config(args)
@@ -92,6 +92,7 @@ def main() -> None:
     check_checkpoint(model, args.checkpoint, ckpt)
     del ckpt
     runner.test()
+    close_distributed()
     if args.show_dir:
         print(
             f'drawings of the predictions written to {drawn_to(cfg, runner, args.show_dir)} '

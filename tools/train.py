@@ -51,7 +51,7 @@ def main() -> None:
     import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
     from ela_mm.ops import kernels_in_use
     from ela_mm.utils.data_check import check_data
-    from ela_mm.utils.launch import build_runner, setup_config
+    from ela_mm.utils.launch import build_runner, close_distributed, setup_config
 
     if args.amp and not torch.cuda.is_available():
         raise SystemExit(
@@ -96,6 +96,7 @@ def main() -> None:
 
     runner = build_runner(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -126,6 +126,17 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
+def close_distributed() -> None:
+    """Tear down the process group a distributed run started (mmengine leaves it open): without
+    it gloo's threads may outlive the interpreter's shutdown and abort the process
+    ("terminate called without an active exception") after a successful run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _init_cpu_distributed(cfg: Config) -> None:
     """mmengine's launchers call torch.cuda.set_device, which fails without a GPU. On a CPU host
     start the process group ourselves (gloo); the Runner then finds it initialised. The model

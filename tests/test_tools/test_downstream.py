@@ -25,26 +25,18 @@ def stock_tool(package: str, name: str) -> str:
 
 
 @pytest.fixture(scope='module')
-def installed(tmp_path_factory):
+def installed(tmp_path_factory, wheel_path):
     """(site folder with the installed wheel, a project folder outside the repo, env)."""
     tmp = tmp_path_factory.mktemp('downstream')
-    wheels, site, project = tmp / 'wheels', tmp / 'site', tmp / 'project'
+    site, project = tmp / 'site', tmp / 'project'
     project.mkdir()
-    env = dict(os.environ, ELA_MM_WITH_EXT='0')
-    for cmd in (
-        ['wheel', '--no-deps', '--no-build-isolation', '-w', str(wheels), ROOT],
-        ['install', '--no-deps', '--target', str(site)],
-    ):
-        if cmd[0] == 'install':
-            cmd.append(glob.glob(str(wheels / '*.whl'))[0])
-        out = subprocess.run(
-            [sys.executable, '-m', 'pip', *cmd],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
+    out = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '--no-deps', '--target', str(site), wheel_path],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
     env = dict(os.environ, PYTHONPATH=str(site), PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     env.pop('ELA_MM_WITH_EXT', None)
     return str(site), str(project), env

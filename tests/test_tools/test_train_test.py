@@ -58,32 +58,61 @@ def run(args, cwd, **kw):
     )
 
 
-def test_train_interrupted_then_resumed(toy, tmp_path):
-    cfg = small_config(str(tmp_path), toy, epochs=4)
+PAUSE_HOOK = """
+import os, time
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class PauseAfterEpoch(Hook):
+    \"\"\"Holds the run after the epoch named by $PAUSE_AFTER_EPOCH (once its checkpoint is
+    saved: the lowest priority runs last), so that a test can interrupt it there on any
+    machine, however fast or loaded.\"\"\"
+
+    def after_train_epoch(self, runner):
+        if runner.epoch == int(os.environ.get('PAUSE_AFTER_EPOCH', -1)):
+            time.sleep(600)
+"""
+
+
+def test_train_interrupted_then_resumed(toy, tmp_path, monkeypatch):
+    (tmp_path / 'pause_hook.py').write_text(PAUSE_HOOK)
+    cfg = small_config(
+        str(tmp_path),
+        toy,
+        epochs=4,
+        custom_imports=dict(imports=['pause_hook'], allow_failed_imports=False),
+    )
+    with open(cfg, 'a') as f:
+        pause = "dict(type='PauseAfterEpoch', priority='LOWEST')"
+        f.write(f'custom_hooks = _base_.custom_hooks + [{pause}]\n')
     work = str(tmp_path / 'work')
     proc = subprocess.Popen(
         [sys.executable, osp.join(ROOT, 'tools/train.py'), cfg, '--work-dir', work],
         cwd=tmp_path,
-        env=ENV,
+        env=dict(ENV, PAUSE_AFTER_EPOCH='2', PYTHONPATH=str(tmp_path)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 300
-    while not osp.exists(osp.join(work, 'epoch_2.pth')) and time.time() < deadline:
+    pointer, deadline = osp.join(work, 'last_checkpoint'), time.time() + 600
+    while not (osp.isfile(pointer) and open(pointer).read().strip().endswith('epoch_2.pth')):
         assert proc.poll() is None, 'training ended before it could be interrupted'
-        time.sleep(0.2)
-    time.sleep(0.5)
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail('no epoch_2 checkpoint after 600 s')
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)  # an interruption, not a clean stop
     proc.wait()
-    assert not osp.exists(osp.join(work, 'epoch_4.pth'))
-    with open(osp.join(work, 'last_checkpoint')) as f:
+    assert not osp.exists(osp.join(work, 'epoch_3.pth'))
+    with open(pointer) as f:
         last = f.read().strip()
     ckpt = torch.load(last, map_location='cpu')  # safe loader, allowlisted mmengine types
     done_epoch, done_iter = ckpt['meta']['epoch'], ckpt['meta']['iter']
-    assert done_epoch >= 2 and done_iter == 2 * done_epoch  # 8 images / batch 4
+    assert (done_epoch, done_iter) == (2, 4)  # 8 images / batch 4
 
     # resume in-process, recording what the resumed loop starts from
-    sys.path.insert(0, ROOT)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the pause hook's module (not paused here)
     from mmengine.hooks import Hook
     from mmengine.registry import HOOKS
 
@@ -129,8 +158,8 @@ def test_distributed_two_processes_on_cpu(toy, tmp_path):
             sys.executable,
             '-m',
             'torch.distributed.run',
+            '--standalone',  # a free port of the OS's choosing: no collision between runs
             '--nproc_per_node=2',
-            '--master_port=29531',
             osp.join(ROOT, 'tools/train.py'),
             cfg,
             '--launcher',
@@ -241,8 +270,8 @@ def test_vis_attention(trained, toy):
     assert w >= 3 * 500 and h >= 400  # three panels of readable size
     record = json.load(open(osp.join(tmp, 'att.json')))
     assert record['ela_layer'] == 'backbone.stage4.ela'
-    lo, hi = record['ela_range']
-    assert 0 < lo < hi < 1 and record['ela_scale'] == [lo, hi]
+    lo, hi = record['ela_range']  # a briefly trained model's map may be flat: lo == hi
+    assert 0 < lo <= hi < 1 and record['ela_scale'] == [lo, hi]
     assert record['cam_target'].startswith('top box: ')
     # tried from the box's level (YOLOX level l = CSPDarknet stage l+2) down; empty maps skipped
     level = int(re.search(r'level (\d)\)$', record['cam_target']).group(1))
@@ -250,9 +279,12 @@ def test_vis_attention(trained, toy):
     tried = tried if record['cam_empty'] else [*tried, record['cam_layer']]
     assert tried[0] == f'backbone.stage{level + 2}' and len(set(tried)) == len(tried)
     assert all(n.startswith('backbone.') for n in tried)
-    if record['cam_empty_layers']:
+    # what a one-epoch model's map looks like depends on the seed and the CPU: the tool must only
+    # say which it is (the logit target itself is tested in test_detection_cam_follows_logits)
+    if record['cam_empty']:
+        assert 'warning: Grad-CAM map is empty' in out.stderr
+    elif record['cam_empty_layers']:
         assert f'Grad-CAM map empty at {", ".join(record["cam_empty_layers"])}' in out.stdout
-    assert record['cam_empty'] is False  # the box's logits: a confident box still has a map
     out = run(
         [osp.join(ROOT, 'tools/vis_attention.py'), cfg, ckpt, img, '--layer', 'nope'],
         cwd=tmp,
@@ -272,6 +304,32 @@ def test_vis_attention(trained, toy):
     torch.save({'state_dict': build_model(load_config(se_cfg)).state_dict()}, se_ckpt)
     out = run([osp.join(ROOT, 'tools/vis_attention.py'), se_cfg, se_ckpt, img], cwd=tmp)
     assert out.returncode != 0 and 'this model has no ELA module, nothing to draw' in out.stderr
+
+
+def test_detection_cam_follows_logits(monkeypatch):
+    """The detection Grad-CAM target is the top box's class logit plus its objectness logit
+    (their sigmoid product picks the box): a confident box's score saturates, its logits do
+    not, so the map cannot vanish because the model is sure."""
+    monkeypatch.syspath_prepend(osp.join(ROOT, 'tools'))
+    import runpy
+
+    detection_target = runpy.run_path(osp.join(ROOT, 'tools/vis_attention.py'))['detection_target']
+    cls = [torch.randn(1, 3, 4, 4), torch.randn(1, 3, 2, 2)]
+    obj = [torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)]
+    cls[1][0, 2, 1, 0], obj[1][0, 0, 1, 0] = 30.0, 30.0  # a saturated box at level 1
+
+    class Head(torch.nn.Module):
+        def forward(self, t, mode):
+            assert mode == 'tensor'
+            return [c * t for c in cls], [None, None], [o * t for o in obj]
+
+    wrapper, level, c, score, size = detection_target(Head(), torch.ones(()))
+    assert (level, c, size) == (1, 2, (2, 2)) and score == pytest.approx(1.0)
+    t = torch.ones((), requires_grad=True)
+    out = wrapper(t)
+    assert out.item() == pytest.approx(60.0)  # logits, not the saturated sigmoid product
+    out.sum().backward()
+    assert t.grad.item() == pytest.approx(60.0)
 
 
 def test_resume_without_a_checkpoint_says_it_starts_from_scratch(trained, toy):

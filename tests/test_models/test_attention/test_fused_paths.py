@@ -107,14 +107,13 @@ def test_batch_one_train_mode_backward():
         assert torch.isfinite(x.grad).all()
 
 
-# largest abs errors against float32 measured over 5 seeds (ELA-S/B, 2026-11-22): bf16 output
-# 0.017, input grad 0.023; fp16 output 0.0023, grad 0.0026: the rounding of the dtype itself
-# (values up to ~4). The tolerances are about twice those.
-@pytest.mark.parametrize(
-    'dtype,out_tol,grad_tol', [(torch.bfloat16, 0.035, 0.045), (torch.float16, 0.005, 0.005)]
-)
+# The low dtype's own rounding, relative to the largest value (|y| up to ~4): bf16 eps 2^-7,
+# fp16 eps 2^-10. Measured on one CPU (5 seeds, 2026-11-22): bf16 output 0.017, input grad 0.023;
+# fp16 0.0023 / 0.0026, i.e. about 0.5-0.7 eps x max. The bound is 4 eps x max, independent of
+# which kernels (native bf16 / AMX or emulated) the CPU runs; a wrong gate errs by > 0.1.
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize('variant', ['S', 'B'])
-def test_autocast_low_precision(dtype, out_tol, grad_tol, variant, randomise):
+def test_autocast_low_precision(dtype, variant, randomise):
     """Under CPU autocast the output keeps the input's dtype and stays within the rounding of
     that dtype, forward and backward, of the float32 module."""
     m = randomise(ELA(64, variant))
@@ -130,5 +129,6 @@ def test_autocast_low_precision(dtype, out_tol, grad_tol, variant, randomise):
     assert out.dtype == dtype
     out.backward(g.to(dtype))
     assert x16.grad.dtype == dtype
-    assert (out.float() - out32).abs().max() <= out_tol
-    assert (x16.grad.float() - x32.grad).abs().max() <= grad_tol
+    eps = torch.finfo(dtype).eps
+    assert (out.float() - out32).abs().max() <= 4 * eps * out32.abs().max()
+    assert (x16.grad.float() - x32.grad).abs().max() <= 4 * eps * x32.grad.abs().max()
