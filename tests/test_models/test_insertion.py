@@ -606,6 +606,7 @@ def test_distributed_data_parallel(tmp_path):
         'dist.all_gather(other, g)\n'
         'assert torch.equal(other[0], other[1]) and g.abs().sum() > 0\n'
         'print("ok", dist.get_rank())\n'
+        'dist.destroy_process_group()\n'
     )
     import subprocess
     import sys
@@ -615,8 +616,8 @@ def test_distributed_data_parallel(tmp_path):
             sys.executable,
             '-m',
             'torch.distributed.run',
+            '--standalone',  # a free port of the OS's choosing: no collision between runs
             '--nproc_per_node=2',
-            '--master_port=29537',
             str(script),
         ],
         capture_output=True,
