@@ -7,8 +7,11 @@ read by the UNCHANGED upstream classes: mmdet ``VOCDataset`` + ``VOCMetric`` and
     <out>/VOC2007/JPEGImages/000001.jpg
     <out>/VOC2007/Annotations/000001.xml           boxes, 'difficult' flags, image size
     <out>/VOC2007/SegmentationClass/000001.png     palette PNG, VOC class indices, 255 borders
-    <out>/VOC2007/ImageSets/Main/{train,val,trainval,test}.txt
-    <out>/VOC2007/ImageSets/Segmentation/{train,val,trainval}.txt
+    <out>/VOC2007/ImageSets/Main/{train,val,trainval,test}.txt   disjoint train / val / test
+    <out>/VOC2007/ImageSets/Segmentation/{train,val,trainval,test}.txt
+    <out>/toy_voc.json                              what it was generated with (the stamp)
+    <out>/classification/{train/<class>,val,test}/*.JPEG, meta/{train,val,test}.txt
+                                                    object crops, ImageNet's layout (mmpretrain)
 
 The objects are three shape classes stored under VOC class names (so that mmseg's
 ``PascalVOCDataset``, which only accepts a subset of VOC's classes, reads them): a filled
@@ -19,10 +22,12 @@ background is a random gradient with distractor strokes and blobs in object colo
 task needs shape and localisation, not colour.
 """
 
+import json
 import os
 import os.path as osp
 import random
-from typing import List, Tuple
+import shutil
+from typing import List, Optional, Tuple
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -160,7 +165,9 @@ def _write_xml(path: str, name: str, w: int, h: int, objects: list) -> None:
     ET.ElementTree(root).write(path)
 
 
-def make_image(rng: random.Random, name: str, root: str) -> None:
+def make_image(rng: random.Random, name: str, root: str) -> Tuple[Image.Image, list]:
+    """Draw one toy image and write it with its annotation and mask under ``root``; returns
+    the image and its objects as ``(class, box, difficult, visible fraction)``."""
     w, h = rng.randint(144, 208), rng.randint(128, 192)
     img = _background(rng, w, h)
     label = np.zeros((h, w), np.uint8)
@@ -187,7 +194,7 @@ def make_image(rng: random.Random, name: str, root: str) -> None:
         ys, xs = np.nonzero(mask)
         visible = (owners == k).sum() / max(mask.sum(), 1)
         box = (int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1, int(ys.max()) + 1)
-        objects.append((cls, box, visible < 0.35 or mask.sum() < 64))
+        objects.append((cls, box, visible < 0.35 or mask.sum() < 64, visible))
         m = Image.fromarray(((owners == k) * 255).astype(np.uint8))
         edge = (np.array(m.filter(ImageFilter.MaxFilter(5))) > 0) & ~(
             np.array(m.filter(ImageFilter.MinFilter(5))) > 0
@@ -199,12 +206,90 @@ def make_image(rng: random.Random, name: str, root: str) -> None:
     seg = Image.fromarray(label, mode='P')
     seg.putpalette(voc_palette())
     seg.save(osp.join(root, 'SegmentationClass', f'{name}.png'))
-    _write_xml(osp.join(root, 'Annotations', f'{name}.xml'), name, w, h, objects)
+    _write_xml(osp.join(root, 'Annotations', f'{name}.xml'), name, w, h, [o[:3] for o in objects])
+    return img, objects
 
 
-def generate(out: str, num_train: int = 240, num_test: int = 80, seed: int = 0) -> str:
-    """Write the toy dataset under ``out`` (its VOC2007 folder) and return that folder."""
-    root = osp.join(out, 'VOC2007')
+#: side of the classification crops (tools/misc/make_toy_voc.py writes them beside VOC2007)
+CROP_SIZE = 64
+
+
+def write_crops(
+    img: Image.Image, objects: list, name: str, cls_root: str, split: str, lines: list
+) -> None:
+    """The classification set: every clearly visible object (at least 60% unoccluded, not
+    difficult) cut out square with a margin of context, resized to ``CROP_SIZE``, in ImageNet's
+    layout: ``train/<class>/<image>_<k>.JPEG`` and flat ``val/``, ``test/`` folders, with
+    ``meta/<split>.txt`` lines '<path under the split folder> <label>'."""
+    classes = [n for n, _ in TOY_CLASSES]
+    w, h = img.size
+    for k, (cls, (x0, y0, x1, y1), difficult, visible) in enumerate(objects):
+        if difficult or visible < 0.6:
+            continue
+        side = int(max(x1 - x0, y1 - y0) * 1.3) + 2
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        box = (cx - side // 2, cy - side // 2, cx - side // 2 + side, cy - side // 2 + side)
+        crop = img.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BILINEAR)  # outside: black
+        rel = f'{cls}/{name}_{k}.JPEG' if split == 'train' else f'{name}_{k}.JPEG'
+        os.makedirs(osp.dirname(osp.join(cls_root, split, rel)), exist_ok=True)
+        crop.save(osp.join(cls_root, split, rel), quality=92)
+        lines.append(f'{rel} {classes.index(cls)}')
+
+
+#: bump when the generator's output changes: the stamp tells a stale toy set from a current one
+GENERATOR_VERSION = 2
+STAMP = 'toy_voc.json'
+#: the split sizes of the published toy set (``make_toy_voc.py`` and the demos use these)
+DEFAULT_SPLITS = dict(num_train=1600, num_val=160, num_test=240)
+
+
+def stamp_of(num_train: int, num_val: int, num_test: int, seed: int) -> dict:
+    """What a toy set was generated with (written to ``<out>/toy_voc.json``)."""
+    return dict(
+        generator_version=GENERATOR_VERSION,
+        seed=seed,
+        num_train=num_train,
+        num_val=num_val,
+        num_test=num_test,
+    )
+
+
+def read_stamp(out: str) -> Optional[dict]:
+    """The stamp of the toy set under ``out``, or ``None`` where there is none."""
+    path = osp.join(out, STAMP)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def generate(
+    out: str,
+    num_train: int = DEFAULT_SPLITS['num_train'],
+    num_test: int = DEFAULT_SPLITS['num_test'],
+    seed: int = 0,
+    num_val: Optional[int] = None,
+) -> str:
+    """Write the toy dataset under ``out`` (its VOC2007 folder) and return that folder.
+
+    The splits are disjoint: ``train`` (``num_train`` images), ``val`` (``num_val``; by default
+    ``num_test // 2`` rounded up, at least one where there are test images) and ``test``;
+    ``trainval`` is train + val. A toy set written earlier into ``out`` (it has a stamp,
+    ``toy_voc.json``) is removed first; a ``VOC2007`` folder without a stamp is not ours, and the
+    call stops rather than mix the two.
+    """
+    if num_val is None:
+        num_val = (num_test + 1) // 2
+    root, cls_root = osp.join(out, 'VOC2007'), osp.join(out, 'classification')
+    for folder in (root, cls_root):
+        if osp.isdir(folder) and read_stamp(out) is None:
+            raise FileExistsError(
+                f'{folder} exists and was not written by the toy generator (no {STAMP} beside '
+                f'it): choose another --out, or remove that folder yourself'
+            )
+    for folder in (root, cls_root):
+        if osp.isdir(folder):
+            shutil.rmtree(folder)
     for sub in (
         'JPEGImages',
         'Annotations',
@@ -213,18 +298,28 @@ def generate(out: str, num_train: int = 240, num_test: int = 80, seed: int = 0) 
         'ImageSets/Segmentation',
     ):
         os.makedirs(osp.join(root, sub), exist_ok=True)
+    os.makedirs(osp.join(cls_root, 'meta'))
     rng = random.Random(seed)
-    names = [f'{i:06d}' for i in range(1, num_train + num_test + 1)]
-    for name in names:
-        make_image(rng, name, root)
-    train, test = names[:num_train], names[num_train:]
-    val = test  # the toy set has no separate validation split: val is the test split
+    names = [f'{i:06d}' for i in range(1, num_train + num_val + num_test + 1)]
+    crops = dict(train=[], val=[], test=[])
+    for i, name in enumerate(names):
+        img, objects = make_image(rng, name, root)
+        split = 'train' if i < num_train else 'val' if i < num_train + num_val else 'test'
+        write_crops(img, objects, name, cls_root, split, crops[split])
+    for split, lines in crops.items():
+        with open(osp.join(cls_root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + ('\n' if lines else ''))
+    train = names[:num_train]
+    val = names[num_train : num_train + num_val]
+    test = names[num_train + num_val :]
     splits = {
         'Main': dict(train=train, val=val, trainval=train + val, test=test),
-        'Segmentation': dict(train=train, val=val, trainval=train + val),
+        'Segmentation': dict(train=train, val=val, trainval=train + val, test=test),
     }
     for folder, sets in splits.items():
         for split, ids in sets.items():
             with open(osp.join(root, 'ImageSets', folder, f'{split}.txt'), 'w') as f:
-                f.write('\n'.join(ids) + '\n')
+                f.write('\n'.join(ids) + ('\n' if ids else ''))
+    with open(osp.join(out, STAMP), 'w') as f:
+        json.dump(stamp_of(num_train, num_val, num_test, seed), f, indent=2)
     return root

@@ -72,7 +72,14 @@ def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
         paths = [root] if root else []
         if ds.get('ann_file'):
             paths.append(osp.join(root, ds['ann_file']))
-        sub = prefix.get('sub_data_root') or prefix.get('img_path') or prefix.get('img')
+        if isinstance(prefix, str):  # mmpretrain's CustomDataset takes the image folder itself
+            prefix = dict(img_path=prefix)
+        sub = (
+            prefix.get('sub_data_root')
+            or prefix.get('img_path')
+            or prefix.get('img')
+            or ds.get('split')  # mmpretrain's ImageNet: <root>/<split>
+        )
         if sub:
             paths.append(osp.join(root, sub))
         for p in paths:

@@ -139,7 +139,51 @@ def test_layout_matches_voc(toy):
         'ImageSets/Segmentation/val.txt',
     ):
         assert osp.isfile(osp.join(root, f)), f
-    assert len(os.listdir(osp.join(root, 'JPEGImages'))) == 32
+    assert len(os.listdir(osp.join(root, 'JPEGImages'))) == 24 + 4 + 8  # val: half of test
+
+
+def _split(root, name, folder='Main'):
+    with open(osp.join(root, 'VOC2007/ImageSets', folder, f'{name}.txt')) as f:
+        return f.read().split()
+
+
+def test_splits_are_disjoint(toy):
+    """val is a split of its own: no test image is validated on or trained on."""
+    train, val, test = (_split(toy, n) for n in ('train', 'val', 'test'))
+    assert (len(train), len(val), len(test)) == (24, 4, 8)
+    assert not set(train) & set(val) and not set(test) & (set(train) | set(val))
+    assert _split(toy, 'trainval') == train + val
+    for n in ('train', 'val', 'test'):
+        assert _split(toy, n, 'Segmentation') == _split(toy, n)
+
+
+def test_regenerating_replaces_the_old_set(tmp_path):
+    out = str(tmp_path / 'toy')
+    generate(out, num_train=6, num_test=4, seed=0)
+    generate(out, num_train=3, num_test=2, seed=1, num_val=1)
+    for sub in ('JPEGImages', 'Annotations', 'SegmentationClass'):
+        assert len(os.listdir(osp.join(out, 'VOC2007', sub))) == 6, sub  # none of the 10 left
+    from ela_mm.datasets.toy_voc import read_stamp, stamp_of
+
+    assert read_stamp(out) == stamp_of(3, 1, 2, 1)
+
+
+def test_a_folder_it_did_not_write_is_left_alone(tmp_path):
+    mine = tmp_path / 'VOC2007' / 'JPEGImages'
+    mine.mkdir(parents=True)
+    (mine / 'holiday.jpg').write_bytes(b'x')
+    with pytest.raises(FileExistsError, match='was not written by the toy generator'):
+        generate(str(tmp_path), num_train=2, num_test=2)
+    assert (mine / 'holiday.jpg').read_bytes() == b'x'
+
+
+def test_the_tool_defaults_are_the_published_splits():
+    import runpy
+
+    tool = runpy.run_path(osp.join(osp.dirname(__file__), '../../tools/misc/make_toy_voc.py'))
+    from ela_mm.datasets.toy_voc import DEFAULT_SPLITS
+
+    assert tool['DEFAULTS'] == DEFAULT_SPLITS
 
 
 def _objects(root, name):
