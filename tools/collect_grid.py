@@ -54,6 +54,32 @@ def fmt(x: float, digits: int = 4) -> str:
     return '-' if x is None or (isinstance(x, float) and math.isnan(x)) else f'{x:.{digits}f}'
 
 
+def run_record(work_dir: str) -> dict:
+    """What tools/train.py recorded of a run (``run.json``): ``{}`` for runs that predate it."""
+    from ela_mm.utils.launch import RUN_RECORD
+
+    path = osp.join(work_dir, RUN_RECORD)
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def mark_stale(rows, schedule) -> None:
+    """``row['stale']``: why the config a row was measured with is not the config as it is now
+    (``None`` when it is)."""
+    from ela_mm.utils.model_index import expected_hash
+
+    for r in rows:
+        r['stale'] = None
+        if r['entry'] is None:
+            continue
+        if not r['config_hash']:
+            r['stale'] = 'no config hash recorded (run before run.json)'
+        elif r['config_hash'] != expected_hash(r['entry'], schedule):
+            r['stale'] = f'the config changed since the run (hash {r["config_hash"]})'
+
+
 def collect(grid_dir: str, root: str, metric=None):
     """``(rows, metric, unfinished)``: one row per config with its per-seed values, plain first."""
     from ela_mm.utils.grid import find_runs
@@ -91,6 +117,14 @@ def collect(grid_dir: str, root: str, metric=None):
                     f'{sorted(metrics)}); pass --metric'
                 )
             values[seed] = float(metrics[metric])
+        records = {seed: run_record(seeds[seed]) for seed in raw}
+        hashes = {r.get('config_hash') for r in records.values()}
+        if len(hashes) > 1:
+            raise SystemExit(
+                f'collect_grid: the seeds of {name} ran different configs (hashes '
+                f'{sorted(map(str, hashes))}): re-run the older seeds (delete their folders and '
+                f'run tools/run_grid.py again) so that one recipe is tabulated'
+            )
         entry = index.get(name)
         if entry is not None:
             attention = entry['Metadata']['Attention']
@@ -103,6 +137,8 @@ def collect(grid_dir: str, root: str, metric=None):
                 attention='plain' if attention == 'none' else attention,
                 values=values,
                 entry=entry,
+                config_hash=hashes.pop(),
+                data=next(iter(records.values())).get('data'),
             )
         )
     order = ['plain', 'SE', 'ECA', 'CA', 'CBAM', 'ELA-T', 'ELA-B', 'ELA-S', 'ELA-L']
@@ -175,9 +211,10 @@ def table(rows, metric: str) -> str:
         macs = f'{r["macs"] / 1e9:.3f} G' if 'macs' in r else '-'
         elem = f'{r["elementwise"] / 1e6:.2f} M' if 'elementwise' in r else '-'
         lat = fmt(r.get('latency'), 3)
+        name = r['name'] + (' (STALE: ' + r['stale'] + ')' if r.get('stale') else '')
         out.append(
             f'| {r["attention"]} | {fmt(s.mean)} | {fmt(s.std)} | {s.n} | {diff} | {params} | '
-            f'{macs} | {elem} | {lat} | {r["name"]} |'
+            f'{macs} | {elem} | {lat} | {name} |'
         )
     return '\n'.join(out)
 
@@ -290,13 +327,17 @@ def update_metafiles(rows, metric: str, manifest: dict, machine: str, date: str,
         }
         model['Metadata']['Status'] = 'measured'
         model['Results'][0]['Metrics'] = metrics
-        model['Results'][0]['Training'] = dict(
+        training = dict(
             Schedule=manifest.get('schedule') or 'as in the config',
             Seeds=seeds,
             Machine=machine,
             Date=date,
             Command='tools/run_grid.py + tools/collect_grid.py',
+            **{'Config hash': r['config_hash']},
         )
+        if r.get('data'):
+            training['Data'] = r['data']
+        model['Results'][0]['Training'] = training
     for path, (header, meta) in changed.items():
         text = yaml.safe_dump(meta, sort_keys=False)
         with open(path, 'w') as f:
@@ -318,6 +359,19 @@ def main() -> int:
     if not rows:
         raise SystemExit(f'collect_grid: no finished runs in {grid_dir}; unfinished: {unfinished}')
     add_stats(rows)
+    manifest_path = osp.join(grid_dir, 'grid.json')
+    schedule = None
+    if osp.isfile(manifest_path):
+        with open(manifest_path) as f:
+            schedule = json.load(f).get('schedule')
+    mark_stale(rows, schedule)
+    stale = [r for r in rows if r['stale']]
+    if stale and args.update_metafiles:
+        raise SystemExit(
+            'collect_grid: not updating the metafiles: '
+            + '; '.join(f'{r["name"]}: {r["stale"]}' for r in stale)
+            + '. Re-run those configs (tools/run_grid.py) with the configs as they are now'
+        )
     if not args.no_cost:
         add_cost(rows, args.latency, args.repeats)
     manifest = {}

@@ -51,7 +51,12 @@ def main() -> None:
     import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
     from ela_mm.ops import kernels_in_use
     from ela_mm.utils.data_check import check_data
-    from ela_mm.utils.launch import build_runner, close_distributed, setup_config
+    from ela_mm.utils.launch import (
+        build_runner,
+        close_distributed,
+        setup_config,
+        write_run_record,
+    )
 
     if args.amp and not torch.cuda.is_available():
         raise SystemExit(
@@ -94,6 +99,8 @@ def main() -> None:
         cfg, ['train_dataloader', 'val_dataloader'] if cfg.get('val_cfg') else ['train_dataloader']
     )
 
+    if int(os.environ.get('RANK', 0)) == 0:
+        write_run_record(cfg, args)
     runner = build_runner(cfg)
     runner.train()
     close_distributed()

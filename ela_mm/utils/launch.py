@@ -126,6 +126,32 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
+RUN_RECORD = 'run.json'
+
+
+def write_run_record(cfg: Config, args) -> dict:
+    """``<work_dir>/run.json``: what a training run computes (``config_hash``), on which data
+    (the toy set's stamp), with which seed, schedule and options; tools/collect_grid.py copies
+    it into the metafiles, where it tells a current result from a stale one."""
+    import json
+
+    from .model_index import config_hash, data_stamp
+
+    record = dict(
+        config=args.config,
+        config_hash=config_hash(cfg),
+        data=data_stamp(cfg),
+        seed=cfg.get('randomness', {}).get('seed'),
+        schedule=getattr(args, 'schedule', None),
+        cfg_options=args.cfg_options or {},
+        data_root=getattr(args, 'data_root', None),
+    )
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    with open(osp.join(cfg.work_dir, RUN_RECORD), 'w') as f:
+        json.dump(record, f, indent=2, default=repr)
+    return record
+
+
 def close_distributed() -> None:
     """Tear down the process group a distributed run started (mmengine leaves it open): without
     it gloo's threads may outlive the interpreter's shutdown and abort the process

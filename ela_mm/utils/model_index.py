@@ -9,8 +9,15 @@ Config names follow OpenMMLab's convention, with the attention as a suffix of th
 :func:`parse_config_name` is the one parser of that grammar (the metafile tool and the comparison
 tools use it); the attention a config really builds is read from its model and written into the
 metafiles' ``Attention`` by ``tools/misc/metafile.py``.
+
+A measured result records what it was measured with (``Config hash``: :func:`config_hash` of the
+config as it ran; ``Data``: the toy set's stamp where the data is generated);
+:func:`result_status` compares that with the config as it is now, so that a result of an
+earlier recipe is never shown as current.
 """
 
+import hashlib
+import json
 import os.path as osp
 import re
 from typing import Dict, List, NamedTuple, Optional
@@ -128,3 +135,84 @@ def comparison_rows(root: str, baseline: str) -> List[dict]:
     if not rows or rows[0]['parsed'].attention is not None:
         raise ValueError(f'no plain baseline {baseline!r} in the model index')
     return rows
+
+
+#: config keys that say where and how a run is carried out, not what it computes (the seed is
+#: recorded apart, with the results)
+RUN_ONLY_KEYS = (
+    'work_dir',
+    'launcher',
+    'randomness',
+    'resume',
+    'load_from',
+    'env_cfg',
+    'model_wrapper_cfg',
+    'log_level',
+    'log_processor',
+    'visualizer',
+)
+
+
+def config_hash(cfg) -> str:
+    """A short hash of what a resolved config (an mmengine ``Config`` or a dict) computes: its
+    every value except :data:`RUN_ONLY_KEYS` and the logger's and checkpointer's intervals,
+    canonically serialised. Any change of the config file or of a file it inherits from that
+    changes the model, the data, the schedule or the evaluation changes it."""
+    d = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
+    d = {k: v for k, v in d.items() if k not in RUN_ONLY_KEYS}
+    hooks = dict(d.get('default_hooks') or {})
+    for k in ('logger', 'checkpoint', 'visualization', 'timer'):
+        hooks.pop(k, None)
+    d['default_hooks'] = hooks
+    text = json.dumps(d, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def data_stamp(cfg) -> Optional[dict]:
+    """The toy generator's stamp of the data a config reads (``None`` for other data)."""
+    from ela_mm.datasets.toy_voc import read_stamp
+
+    root = cfg.get('data_root') if hasattr(cfg, 'get') else None
+    if not isinstance(root, str):
+        return None
+    for folder in (root, osp.dirname(osp.normpath(root))):  # data/toy_voc or .../VOC2007
+        stamp = read_stamp(folder)
+        if stamp is not None:
+            return stamp
+    return None
+
+
+def expected_hash(entry: dict, schedule: Optional[str] = None) -> str:
+    """:func:`config_hash` of a model-index entry's config as it is now, with ``schedule``
+    (``tools/train.py --schedule``) applied where the result was measured with one."""
+    from .config import load_config
+    from .schedule import scale_schedule
+
+    cfg = load_config(entry['path'])
+    if schedule:
+        scale_schedule(cfg, schedule)
+    return config_hash(cfg)
+
+
+def result_status(entry: dict) -> str:
+    """'not measured', 'current', or 'stale: <why>' for a model-index entry's first result: stale
+    when the config (or what it inherits) has changed since the result was measured, when the
+    result predates config hashes, or when it was measured on another version of the toy
+    data than the one generated now."""
+    if entry['Metadata'].get('Status') != 'measured':
+        return 'not measured'
+    training = entry['Results'][0].get('Training', {})
+    recorded = training.get('Config hash')
+    if not recorded:
+        return 'stale: measured with an earlier recipe (no config hash recorded)'
+    schedule = training.get('Schedule')
+    schedule = None if schedule in (None, 'as in the config') else schedule
+    if recorded != expected_hash(entry, schedule):
+        return f'stale: the config changed since it was measured (hash {recorded})'
+    data = training.get('Data')
+    if data is not None:
+        from ela_mm.datasets.toy_voc import GENERATOR_VERSION
+
+        if data.get('generator_version') != GENERATOR_VERSION:
+            return 'stale: measured on an earlier version of the toy data'
+    return 'current'

@@ -1,4 +1,7 @@
-"""The config-name grammar and the model index: one parser for every tool."""
+"""The config-name grammar and the model index: one parser for every tool; what a published
+result was measured with, and when it is stale."""
+
+import os.path as osp
 
 import pytest
 
@@ -9,6 +12,8 @@ from ela_mm.utils.model_index import (
     load_model_index,
     parse_config_name,
 )
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.mark.parametrize(
@@ -69,3 +74,83 @@ def test_comparison_rows(root):
     assert [r['parsed'].attention for r in rows] == [None, 'ELA-T', 'SE', 'ECA', 'CA', 'CBAM']
     with pytest.raises(ValueError, match="no plain baseline 'nope'"):
         comparison_rows(root, 'nope')
+
+
+TOY_PLAIN = 'configs/toy/yolox_nano_1xb16-24e_toyvoc.py'
+
+
+def test_config_hash_sees_what_a_run_computes_only():
+    from ela_mm.utils.config import load_config
+    from ela_mm.utils.model_index import config_hash
+
+    cfg = load_config(osp.join(ROOT, TOY_PLAIN))
+    h = config_hash(cfg)
+    assert len(h) == 12 and h == config_hash(load_config(osp.join(ROOT, TOY_PLAIN)))
+    for key, value in (
+        ('work_dir', '/elsewhere'),
+        ('randomness', dict(seed=7)),
+        ('launcher', 'pytorch'),
+        ('default_hooks.logger.interval', 1),
+    ):
+        other = load_config(osp.join(ROOT, TOY_PLAIN))
+        other.merge_from_dict({key: value})
+        assert config_hash(other) == h, key
+    for key, value in (
+        ('optim_wrapper.optimizer.lr', 0.05),
+        ('train_cfg.max_epochs', 25),
+        ('model.backbone.widen_factor', 0.5),
+        ('test_dataloader.dataset.ann_file', 'VOC2007/ImageSets/Main/val.txt'),
+    ):
+        other = load_config(osp.join(ROOT, TOY_PLAIN))
+        other.merge_from_dict({key: value})
+        assert config_hash(other) != h, key
+
+
+def _measured(path, **training):
+    from ela_mm.utils.model_index import parse_config_name
+
+    name = osp.splitext(osp.basename(path))[0]
+    return dict(
+        Name=name,
+        Metadata=dict(Status='measured'),
+        Results=[
+            dict(Metrics={'mAP': 0.8}, Training=dict(Schedule='as in the config', **training))
+        ],
+        path=path,
+        parsed=parse_config_name(name),
+    )
+
+
+def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
+    """A published score is current only for the config it was measured with: editing the
+    config file, or the file it inherits from, makes it stale; so does an earlier toy set."""
+    from ela_mm.datasets.toy_voc import GENERATOR_VERSION
+    from ela_mm.utils.model_index import expected_hash, result_status
+
+    base = tmp_path / 'yolox_nano_1xb16-24e_toyvoc.py'
+    base.write_text(f"_base_ = '{osp.join(ROOT, TOY_PLAIN)}'\n")
+    row = tmp_path / 'yolox_nano-ela-t_1xb16-24e_toyvoc.py'
+    row.write_text(
+        "_base_ = './yolox_nano_1xb16-24e_toyvoc.py'\n"
+        "model = dict(backbone=dict(type='PluginCSPDarknet', plugins=[dict(\n"
+        "    cfg=dict(type='ELA', variant='T'), stages=(False, True, True, True))]))\n"
+    )
+    data = dict(generator_version=GENERATOR_VERSION, seed=0)
+    entry = _measured(str(row), Data=data)
+    entry['Results'][0]['Training']['Config hash'] = expected_hash(entry)
+    assert result_status(entry) == 'current'
+    with open(row, 'a') as f:
+        f.write('optim_wrapper = dict(optimizer=dict(lr=0.05))\n')
+    assert result_status(entry).startswith('stale: the config changed')
+    entry['Results'][0]['Training']['Config hash'] = expected_hash(entry)
+    with open(base, 'a') as f:
+        f.write('train_cfg = dict(max_epochs=25)\n')
+    assert result_status(entry).startswith('stale: the config changed')
+    entry['Results'][0]['Training']['Config hash'] = expected_hash(entry)
+    assert result_status(entry) == 'current'
+    entry['Results'][0]['Training']['Data'] = dict(data, generator_version=GENERATOR_VERSION - 1)
+    assert result_status(entry) == 'stale: measured on an earlier version of the toy data'
+    del entry['Results'][0]['Training']['Config hash']
+    assert 'no config hash recorded' in result_status(entry)
+    entry['Metadata']['Status'] = 'not yet trained'
+    assert result_status(entry) == 'not measured'

@@ -29,7 +29,13 @@ if __name__ == '__main__':
     parse_args()  # before the heavy imports: -h and bad options answer at once
 
 from ela_mm.utils.config import build_model, count_params, load_config  # noqa: E402
-from ela_mm.utils.model_index import DATASETS, attention_label, parse_config_name  # noqa: E402
+from ela_mm.utils.model_index import (  # noqa: E402
+    DATASETS,
+    attention_label,
+    load_model_index,
+    parse_config_name,
+    result_status,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FAMILIES = {
@@ -103,21 +109,26 @@ def collect():
 
 
 def measured_results() -> dict:
-    """``{config name: (Status, Results)}`` of the models the metafiles mark as measured."""
+    """``{config name: Results}`` of the models the metafiles mark as measured, each result
+    with its ``status`` (:func:`ela_mm.utils.model_index.result_status`) added."""
     out = {}
-    for path in glob.glob(osp.join(ROOT, 'configs', '*', 'metafile.yml')):
-        with open(path) as f:
-            for m in yaml.safe_load(f).get('Models', []):
-                if m['Metadata'].get('Status') == 'measured':
-                    out[m['Name']] = m['Results']
+    for entry in load_model_index(ROOT):
+        if entry['Metadata'].get('Status') == 'measured':
+            status = result_status(entry)
+            out[entry['Name']] = [dict(entry['Results'][0], status=status)]
+            out[entry['Name']] += entry['Results'][1:]
     return out
 
 
 def results_text(results) -> str:
-    """'mAP 0.812 ± 0.010 (toy VOC (generated), 24e, seeds 0-2)' for a measured model."""
+    """'mAP 0.812 ± 0.010 (toy VOC (generated), 24e, seeds 0-2)' for a measured model; a
+    result whose config has changed since is marked STALE and says why."""
     if not results:
         return 'not yet trained'
     r = results[0]
+    status = r.get('status', 'current')
+    if status != 'current':
+        return f'STALE ({status.partition(": ")[2]}; earlier result not shown)'
     metrics = {k: v for k, v in r['Metrics'].items() if not k.endswith(' std')}
     parts = []
     for k, v in metrics.items():
@@ -159,8 +170,11 @@ def write_metafiles(rows) -> None:
                         Training_Data=r['dataset'],
                         Status='measured' if r['results'] else 'not yet trained',
                     ),
-                    Results=r['results']
-                    or [dict(Task=r['task'], Dataset=r['dataset'], Metrics={})],
+                    Results=[
+                        {k: v for k, v in res.items() if k != 'status'} for res in r['results']
+                    ]
+                    if r['results']
+                    else [dict(Task=r['task'], Dataset=r['dataset'], Metrics={})],
                 )
                 for r in items
             ],
