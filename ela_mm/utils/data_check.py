@@ -41,12 +41,51 @@ def datasets(cfg, loaders=LOADERS) -> Iterator[Tuple[str, dict]]:
             yield from walk(loader.get('dataset'), f'{name}.dataset')
 
 
+#: the evaluator of each dataloader (tools/train.py validates, tools/test.py tests)
+EVALUATORS = {'val_dataloader': 'val_evaluator', 'test_dataloader': 'test_evaluator'}
+#: evaluator options that name a file the evaluator opens (mmdet's CocoMetric, LVISMetric, ...)
+EVALUATOR_FILES = ('ann_file',)
+
+
+def evaluators(cfg, loaders=LOADERS) -> Iterator[Tuple[str, dict, str]]:
+    """``(dotted key, evaluator config, its dataloader)`` of the evaluators of the given
+    dataloaders, single ones (``val_evaluator``) and lists (``test_evaluator.1``)."""
+    for loader in loaders:
+        name = EVALUATORS.get(loader)
+        ev = cfg.get(name) if name else None
+        if isinstance(ev, dict):
+            yield name, ev, loader
+        elif isinstance(ev, (list, tuple)):
+            for i, e in enumerate(ev):
+                if isinstance(e, dict):
+                    yield f'{name}.{i}', e, loader
+
+
+def _under(path: str, root: str) -> bool:
+    """``path`` is ``root`` or inside it (by path components: data/coco2 is not in data/coco)."""
+    path, root = osp.normpath(path), osp.normpath(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _moved(path: str, old: Optional[str], root: str) -> Optional[str]:
+    """``path`` with the config's old data root replaced by ``root``, or None if it is not under
+    the old root."""
+    if not (isinstance(path, str) and old) or '://' in path or not _under(path, old):
+        return None
+    rest = osp.relpath(osp.normpath(path), osp.normpath(old))
+    return root if rest == '.' else osp.join(root, rest)
+
+
 def set_data_root(cfg: Config, root: str) -> List[str]:
-    """Point every dataset of ``cfg`` at ``root``; return the dotted keys it set.
+    """Point every dataset of ``cfg`` at ``root``, and every file an evaluator reads from the
+    dataset (COCO's ``ann_file``); return the dotted keys it set.
 
     A dataset whose ``data_root`` starts with the config's own ``data_root`` variable keeps the
     rest of its path (``data/toy_voc/VOC2007`` -> ``<root>/VOC2007`` when the config's
-    ``data_root`` is ``data/toy_voc``); datasets without one get ``root`` itself."""
+    ``data_root`` is ``data/toy_voc``); datasets without one get ``root`` itself. An evaluator's
+    file under the old ``data_root`` moves the same way; one that ends with its dataloader's
+    dataset's ``ann_file`` becomes that dataset's file under its new ``data_root``. What still
+    points elsewhere is listed by :func:`paths_outside`."""
     old = cfg.get('data_root')
     old = old.rstrip('/') if isinstance(old, str) else None
     changed = []
@@ -58,45 +97,101 @@ def set_data_root(cfg: Config, root: str) -> List[str]:
             new = root
         ds['data_root'] = new.rstrip('/') + ('/' if (current or '').endswith('/') else '')
         changed.append(f'{key}.data_root')
+    seen = set()
+    for key, ev, loader in evaluators(cfg):
+        if id(ev) in seen:
+            continue
+        seen.add(id(ev))
+        for name in EVALUATOR_FILES:
+            path = ev.get(name)
+            if not isinstance(path, str) or not path or '://' in path:
+                continue
+            new = _moved(path, old, root)
+            if new is None:  # e.g. written without the data_root variable
+                new = _dataset_file(cfg, loader, path)
+            if new is not None and new != path:
+                ev[name] = new
+                changed.append(f'{key}.{name}')
     cfg.data_root = root
     return changed
 
 
-def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
-    """Raise ``FileNotFoundError`` for a missing dataset path (data root, annotation file, image
-    folder), naming the path, the dotted config key that holds it, how to prepare the data and
-    how to point the config elsewhere."""
-    for key, ds in datasets(cfg, loaders or LOADERS):
+def _dataset_file(cfg: Config, loader: str, path: str) -> Optional[str]:
+    """The ``data_root``-joined ``ann_file`` of a dataset of ``loader`` that ``path`` names
+    (``path`` ends with it), else None."""
+    for _, ds in datasets(cfg, [loader]):
+        ann = ds.get('ann_file')
+        if isinstance(ann, str) and ann and not osp.isabs(ann):
+            if osp.normpath(path).endswith(os.sep + osp.normpath(ann)):
+                return osp.join(ds.get('data_root') or '', ann)
+    return None
+
+
+def _paths(cfg: Config, loaders) -> Iterator[Tuple[str, str, str, str]]:
+    """``(dotted key, path, the data root it is under, what reads it)``, see dataset_paths."""
+    for key, ds in datasets(cfg, loaders):
         root = ds.get('data_root') or ''
-        prefix = ds.get('data_prefix') or {}
-        paths = [root] if root else []
+        what = f'dataset {ds.get("type")}'
+        if root:
+            yield f'{key}.data_root', root, root, what
         if ds.get('ann_file'):
-            paths.append(osp.join(root, ds['ann_file']))
+            yield f'{key}.ann_file', osp.join(root, ds['ann_file']), root, what
+        prefix = ds.get('data_prefix') or {}
         if isinstance(prefix, str):  # mmpretrain's CustomDataset takes the image folder itself
             prefix = dict(img_path=prefix)
-        sub = (
-            prefix.get('sub_data_root')
-            or prefix.get('img_path')
-            or prefix.get('img')
-            or ds.get('split')  # mmpretrain's ImageNet: <root>/<split>
+        subs = [(f'{key}.data_prefix.{k}', v) for k, v in prefix.items() if isinstance(v, str)]
+        if not subs and ds.get('split'):  # mmpretrain's ImageNet: <root>/<split>
+            subs = [(f'{key}.split', ds['split'])]
+        for k, v in subs:
+            if v:
+                yield k, osp.join(root, v), root, what
+    seen = set()
+    for key, ev, _ in evaluators(cfg, loaders):
+        if id(ev) not in seen:
+            seen.add(id(ev))
+            for n in EVALUATOR_FILES:
+                if isinstance(ev.get(n), str) and ev[n]:
+                    yield f'{key}.{n}', ev[n], cfg.get('data_root') or '', f'{ev.get("type")}'
+
+
+def dataset_paths(cfg: Config, loaders=LOADERS) -> List[Tuple[str, str]]:
+    """``(dotted key, path)`` of every file and folder a run opens before its first iteration:
+    each dataset's root, annotation file and data folders (every ``data_prefix`` entry: images,
+    masks, VOC's year folder; mmpretrain's ``split`` folder), and the files of the evaluators of
+    the given dataloaders (``val_evaluator`` for ``val_dataloader``, single or a list)."""
+    return [(k, p) for k, p, _, _ in _paths(cfg, loaders)]
+
+
+def paths_outside(cfg: Config, root: str) -> List[str]:
+    """'key: path' of every dataset and evaluator path of ``cfg`` that is not inside ``root``
+    (after ``--data-root root``, such a path would be read from somewhere else)."""
+    return [
+        f'{key}: {path}'
+        for key, path in dataset_paths(cfg)
+        if path and '://' not in path and not _under(osp.abspath(path), osp.abspath(root))
+    ]
+
+
+def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
+    """Raise ``FileNotFoundError`` for a missing path of :func:`dataset_paths` (data root,
+    annotation file, image or mask folder, an evaluator's annotation file), naming the path, the
+    dotted config key that holds it, how to prepare the data and how to point the config
+    elsewhere."""
+    for key, p, root, what in _paths(cfg, loaders or LOADERS):
+        if not p or '://' in p or osp.exists(p):
+            continue
+        hint = next((v for k, v in DATA_DOCS.items() if k in p), 'README.md, "Datasets"')
+        where = ''
+        if not osp.isabs(p):
+            where = f' (relative to the current folder {os.getcwd()})'
+            if root and osp.exists(osp.join(REPO_ROOT, p)):
+                where += (
+                    f'; it exists under {REPO_ROOT}: run from there or pass '
+                    f'--data-root {osp.join(REPO_ROOT, root)}'
+                )
+        raise FileNotFoundError(
+            f'dataset path {p!r} does not exist{where}. It comes from {key} ({what}, data root '
+            f'{root!r}). Prepare the data with: {hint}; or point the config at your copy with '
+            f"--data-root DIR (sets the data_root of every dataset and moves the evaluators' "
+            f'files with it), or --cfg-options {key}=...'
         )
-        if sub:
-            paths.append(osp.join(root, sub))
-        for p in paths:
-            if not p or '://' in p or osp.exists(p):
-                continue
-            hint = next((v for k, v in DATA_DOCS.items() if k in p), 'README.md, "Datasets"')
-            where = ''
-            if not osp.isabs(p):
-                where = f' (relative to the current folder {os.getcwd()})'
-                if osp.exists(osp.join(REPO_ROOT, p)):
-                    where += (
-                        f'; it exists under {REPO_ROOT}: run from there or pass '
-                        f'--data-root {osp.join(REPO_ROOT, root)}'
-                    )
-            raise FileNotFoundError(
-                f'dataset path {p!r} does not exist{where}. It comes from {key}.data_root '
-                f'{root!r} (dataset {ds.get("type")}). Prepare the data with: {hint}; or '
-                f'point the config at your copy with --data-root DIR (sets the data_root of '
-                f'every dataset), or --cfg-options {key}.data_root=DIR'
-            )

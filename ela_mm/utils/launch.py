@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 from .config import load_config
-from .data_check import set_data_root
+from .data_check import paths_outside, set_data_root
 
 #: the top-level config keys mmengine's Runner (and tools/test.py) read after loading
 RUNNER_KEYS = {
@@ -95,6 +95,13 @@ def check_launcher_env(launcher: str) -> None:
         )
 
 
+def cfg_get(cfg, key: str):
+    """The value at a dotted key, list items by index (``'test_evaluator.0.ann_file'``)."""
+    for part in key.split('.'):
+        cfg = cfg[int(part)] if isinstance(cfg, (list, tuple)) else cfg[part]
+    return cfg
+
+
 def setup_config(args, default_work_dir_root: str = 'work_dirs') -> Config:
     """Load the config, apply --cfg-options and --data-root, pick the work dir and the
     launcher."""
@@ -108,6 +115,15 @@ def setup_config(args, default_work_dir_root: str = 'work_dirs') -> Config:
     if getattr(args, 'data_root', None):
         changed = set_data_root(cfg, args.data_root)
         print(f'--data-root {args.data_root}: set {", ".join(changed)}', flush=True)
+        moved = [k for k in changed if not k.endswith('.data_root')]
+        for key in moved:  # evaluators' files: say where they are read from now
+            print(f'--data-root: {key} = {cfg_get(cfg, key)}', flush=True)
+        for line in paths_outside(cfg, args.data_root):
+            print(
+                f'WARNING: --data-root {args.data_root}: {line} is not under {args.data_root}: '
+                f'this run reads it from there (set it with --cfg-options)',
+                flush=True,
+            )
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
