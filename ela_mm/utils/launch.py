@@ -179,10 +179,82 @@ def close_distributed() -> None:
         dist.destroy_process_group()
 
 
+#: what CPU distributed runs do with SyncBN (README "Training and testing" says the same)
+SYNCBN_NOTE = (
+    'SyncBN on CPU: {n} SyncBatchNorm layer(s) of this model run as BatchNorm in this CPU '
+    "distributed run (torch's SyncBatchNorm needs CUDA, and DDP refuses it on CPU): each "
+    "process normalises with the statistics of its own batch, and DDP copies rank 0's running "
+    'statistics to the other processes at every step. Weights stay SyncBN-compatible: a '
+    'checkpoint loads into the SyncBN model on GPUs unchanged.'
+)
+SYNCBN_TYPES = ('SyncBN', 'MMSyncBN', 'TorchSyncBN')
+
+
+def _count_sync_bn(model) -> int:
+    import torch.nn as nn
+
+    kinds = [nn.SyncBatchNorm]
+    try:
+        from mmcv.ops import SyncBatchNorm as MMCVSyncBN
+
+        kinds.append(MMCVSyncBN)
+    except ImportError:
+        pass
+    return sum(isinstance(m, tuple(kinds)) for m in model.modules())
+
+
+def _register_cpu_wrapper():
+    """``CPUDistributedDataParallel``: mmengine's DDP wrapper after reverting SyncBN to BN."""
+    from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
+    from mmengine.registry import MODEL_WRAPPERS
+
+    if 'CPUDistributedDataParallel' in MODEL_WRAPPERS.module_dict:
+        return
+
+    @MODEL_WRAPPERS.register_module()
+    class CPUDistributedDataParallel(MMDistributedDataParallel):
+        """MMDistributedDataParallel for CPU processes (gloo): SyncBN layers become BN first,
+        with a printed note (:data:`SYNCBN_NOTE`)."""
+
+        def __init__(self, module, **kwargs):
+            n = _count_sync_bn(module)
+            if n:
+                module = revert_sync_batchnorm(module)
+                left = _count_sync_bn(module)
+                if left:
+                    raise RuntimeError(
+                        f'{left} SyncBatchNorm layer(s) could not be turned into BatchNorm for '
+                        f'this CPU distributed run (mmengine revert_sync_batchnorm): train on '
+                        f'GPUs, or in one process (no --launcher; SyncBN runs as BN there)'
+                    )
+                if int(os.environ.get('RANK', 0)) == 0:
+                    print(SYNCBN_NOTE.format(n=n), flush=True)
+            super().__init__(module=module, **kwargs)
+
+
+def _sync_bn_in_config(cfg, key: str = 'model') -> List[str]:
+    """Replace every ``type='SyncBN'`` (and mmcv's) under ``cfg[key]`` by ``'BN'``; return the
+    dotted keys changed."""
+    out = []
+
+    def walk(d, prefix):
+        items = d.items() if isinstance(d, dict) else enumerate(d)
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                walk(v, f'{prefix}.{k}')
+            elif k == 'type' and isinstance(v, str) and v.split('.')[-1] in SYNCBN_TYPES:
+                d[k] = 'BN'
+                out.append(f'{prefix}.type')
+
+    walk(cfg[key], key)
+    return out
+
+
 def _init_cpu_distributed(cfg: Config) -> None:
     """mmengine's launchers call torch.cuda.set_device, which fails without a GPU. On a CPU host
     start the process group ourselves (gloo); the Runner then finds it initialised. The model
-    wrapper is told that the model lives on the CPU (DDP wants no device_ids then)."""
+    wrapper is told that the model lives on the CPU (DDP wants no device_ids then) and turns
+    SyncBN layers into BN (torch's SyncBatchNorm is CUDA-only), saying so."""
     import torch.distributed as dist
     from mmengine.dist import init_dist
 
@@ -193,6 +265,21 @@ def _init_cpu_distributed(cfg: Config) -> None:
             init_dist(cfg.launcher, backend='gloo')
     cfg.env_cfg = cfg.get('env_cfg', {})
     cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
+    rank0 = dist.get_rank() == 0
+    if cfg.get('sync_bn'):  # the Runner would turn every BN into SyncBN
+        if rank0:
+            print(f'SyncBN on CPU: sync_bn={cfg.sync_bn!r} ignored (SyncBN needs CUDA)', flush=True)
+        cfg.sync_bn = None
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    if str(wrapper.get('type')).split('.')[-1] == 'MMDistributedDataParallel':
+        _register_cpu_wrapper()
+        wrapper['type'] = 'CPUDistributedDataParallel'
+    else:  # the config's own wrapper: revert SyncBN in the model's config instead
+        changed = _sync_bn_in_config(cfg)
+        if changed and rank0:
+            print(
+                SYNCBN_NOTE.format(n=len(changed)) + ' Changed: ' + ', '.join(changed),
+                flush=True,
+            )
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
