@@ -36,6 +36,10 @@ train_dataloader = dict(
         dataset=dict(
             _delete_=True,
             type='ConcatDataset',
+            # VOC2007 and VOC2012 differ in their 'dataset_type' meta only: without this the
+            # concatenation's meta (saved in every checkpoint) is a list of both, which mmdet's
+            # init_detector / DetInferencer cannot read (as mmdet's own voc0712.py does)
+            ignore_keys=['dataset_type'],
             # the inner loading pipeline of the upstream MultiImageMixDataset
             datasets=[
                 _voc(
