@@ -76,9 +76,17 @@ def scale_schedule(cfg: Config, spec: str) -> List[str]:
     kept = []
     for i, s in enumerate([schedulers] if single else schedulers):
         if s.get('by_epoch', True) == (unit == 'epochs'):  # else (e.g. an iteration warm-up in
+            # a period that spans its scheduler (a cosine with T_max = end - begin ends at
+            # eta_min) keeps spanning it after the move, whatever the rounding of the points
+            spans = s.get('T_max') == s.get('end', old) - s.get('begin', 0)
             for k in ('begin', 'end', 'T_max'):  # an epoch loop) it does not scale: kept
                 if k in s and isinstance(s[k], int):
-                    new = _scaled(s[k], factor) if k == 'T_max' else _point(s[k], old, n, factor)
+                    if k != 'T_max':
+                        new = _point(s[k], old, n, factor)
+                    elif spans:
+                        new = s.get('end', n) - s.get('begin', 0)
+                    else:
+                        new = _scaled(s[k], factor)
                     changes.append(f'param_scheduler.{i}.{k}: {s[k]} -> {new}')
                     s[k] = new
             if 'milestones' in s:

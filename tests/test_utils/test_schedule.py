@@ -21,15 +21,25 @@ def test_parse_schedule():
 
 
 def test_epochs_scale_every_point_of_the_schedule():
-    cfg = load_config(TOY_DET)  # 24 epochs: warm-up 0-2, cosine 2-24, Mosaic off for the last 16
+    cfg = load_config(TOY_DET)  # 24 epochs: warm-up 0-1, cosine 1-24, Mosaic off for the last 8
     scale_schedule(cfg, '12e')
     assert cfg.train_cfg.max_epochs == 12 and cfg.train_cfg.val_interval == 3
     warm, cos = cfg.param_scheduler
-    assert (warm.begin, warm.end) == (0, 1)
-    assert (cos.begin, cos.end, cos.T_max) == (1, 12, 11)
+    assert (warm.begin, warm.end) == (0, 1)  # inside the schedule: kept inside
+    assert (cos.begin, cos.end, cos.T_max) == (1, 12, 11)  # the cosine still ends at eta_min
     switch = next(h for h in cfg.custom_hooks if h.type == 'YOLOXModeSwitchHook')
-    assert switch.num_last_epochs == 8
+    assert switch.num_last_epochs == 4
     assert cfg.default_hooks.checkpoint.interval == 3
+
+
+@pytest.mark.parametrize('spec', ['4e', '7e', '13e', '48e'])
+def test_a_cosine_ends_where_its_recipe_ends(spec):
+    """The learning rate at the last iteration is the recipe's eta_min, at any length."""
+    cfg = load_config(TOY_DET)
+    scale_schedule(cfg, spec)
+    cos = cfg.param_scheduler[-1]
+    assert cos.type == 'CosineAnnealingLR' and cos.end == cfg.train_cfg.max_epochs
+    assert cos.T_max == cos.end - cos.begin
 
 
 def test_a_scheduler_with_nothing_left_is_dropped():
