@@ -9,12 +9,13 @@ LINT_PATHS := ela_mm tools tests configs setup.py
 JOBS ?= 2
 export VENV
 
-.PHONY: help setup ext demo demo-seg test lint format bench
+.PHONY: help setup ext demo demo-seg demo-cls test lint format bench
 help:
 	@echo "make setup     create/refresh $(VENV) with the pinned OpenMMLab stack (first time ~15 min)"
 	@echo "make ext       rebuild only ela_mm's C++ extension (after a change in ela_mm/ops/csrc)"
 	@echo "make demo      the main job: train + test YOLOX-Nano+ELA on the toy data (set-up first if missing)"
 	@echo "make demo-seg  the same for DeepLabV3+ELA (mIoU)"
+	@echo "make demo-cls  the same for ResNet-18+ELA (top-1 accuracy)"
 	@echo "make test      run the test suite (set-up first if missing)"
 	@echo "make lint      ruff check + ruff format --check over the Python tree"
 	@echo "make format    apply ruff's fixes and formatting"
@@ -42,6 +43,9 @@ demo: $(EXT_STAMP)
 
 demo-seg: $(EXT_STAMP)
 	PY=$(PY) TASK=seg bash tools/demo.sh
+
+demo-cls: $(EXT_STAMP)
+	PY=$(PY) TASK=cls bash tools/demo.sh
 
 test: $(EXT_STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests

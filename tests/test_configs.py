@@ -204,6 +204,7 @@ def test_downstream_config_inherits_ours(tmp_path):
 TOY_REAL = {
     'yolox_nano': 'configs/yolox/yolox_nano{att}_8xb8-300e_voc0712.py',
     'deeplabv3_r50-d8-w16': 'configs/deeplabv3/deeplabv3_r50-d8{att}_4xb4-20k_voc12aug-512x512.py',
+    'resnet18': 'configs/resnet/resnet18{att}_8xb32_in1k.py',
 }
 TOY = sorted(glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py')))
 

@@ -31,6 +31,7 @@ DATASETS: Dict[str, str] = {
     'voc12aug': 'Pascal VOC 2012 aug',
     'in1k': 'ImageNet-1k',
     'toyvoc': 'toy VOC (generated)',
+    'toycls': 'toy object crops (generated)',
 }
 #: attention suffix of a config name -> its label in metafiles and tables
 ATTENTION_SUFFIXES: Dict[str, str] = {

@@ -60,7 +60,11 @@ MODEL_NAMES = {
     'resnet50': 'ResNet-50',
     'mobilenet-v2': 'MobileNetV2',
 }
-SCOPES = {'mmdet': ('Object Detection', 'YOLOX'), 'mmseg': ('Semantic Segmentation', 'DeepLabV3')}
+SCOPES = {
+    'mmdet': ('Object Detection', 'YOLOX'),
+    'mmseg': ('Semantic Segmentation', 'DeepLabV3'),
+    'mmpretrain': ('Image Classification', 'ResNet'),
+}
 
 
 def attention_of(backbone: dict) -> str:

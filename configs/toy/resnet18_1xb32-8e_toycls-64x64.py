@@ -1,0 +1,81 @@
+# ResNet-18 on the toy classification set (tools/misc/make_toy_voc.py writes it beside the toy
+# VOC set: every clearly visible object cut out at 64x64 in ImageNet's layout, three shape
+# classes, colour independent of the class): the plain baseline of the toy classification
+# comparison, the real ResNet-18 config (configs/resnet/resnet18_8xb32_in1k.py) with only data,
+# input size and schedule changed. Every toy attention row inherits this file and adds its
+# module exactly as its real config does. Model (ImageNet ResNet-18: 7x7 stem, max-pool, four
+# stages), loss and evaluator (mmpretrain's Accuracy) as the real one.
+_base_ = '../resnet/resnet18_8xb32_in1k.py'
+
+from ela_mm.datasets.toy_voc import toy_metainfo  # noqa: E402  (the toy classes)
+
+data_root = 'data/toy_voc/classification'
+metainfo = dict(classes=toy_metainfo()['classes'])
+num_classes = len(metainfo['classes'])
+crop = 64
+
+model = dict(head=dict(num_classes=num_classes, topk=(1,)))
+data_preprocessor = dict(num_classes=num_classes)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.6, 1.0)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=crop, edge='short'),
+    dict(type='CenterCrop', crop_size=crop),
+    dict(type='PackInputs'),
+]
+
+
+def _split(split, pipeline):
+    """ImageNet's dataset class on one split: its folder and its meta/<split>.txt."""
+    return dict(
+        type='ImageNet',
+        data_root=data_root,
+        data_prefix=split,
+        ann_file=f'meta/{split}.txt',
+        metainfo=metainfo,
+        pipeline=pipeline,
+    )
+
+
+train_dataloader = dict(
+    batch_size=32, num_workers=2, dataset=dict(_delete_=True, **_split('train', train_pipeline))
+)
+val_dataloader = dict(
+    batch_size=64, num_workers=2, dataset=dict(_delete_=True, **_split('val', test_pipeline))
+)
+test_dataloader = dict(
+    batch_size=64, num_workers=2, dataset=dict(_delete_=True, **_split('test', test_pipeline))
+)
+val_evaluator = dict(type='Accuracy', topk=(1,))
+test_evaluator = val_evaluator
+
+# ---- schedule: 8 epochs of the toy training crops at batch 32, SGD with momentum as the real
+# recipe, a one-epoch linear warm-up and the cosine decay (the real one: 100 epochs, steps at
+# 30/60/90, learning rate 0.1 for batch 256)
+max_epochs = 8
+base_lr = 0.05
+optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=5e-4))
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True
+    ),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=base_lr * 0.01,
+        by_epoch=True,
+        begin=1,
+        T_max=max_epochs - 1,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+auto_scale_lr = dict(base_batch_size=32)  # the batch this learning rate was tuned for
+default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=2), logger=dict(interval=20))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
