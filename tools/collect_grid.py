@@ -1,7 +1,7 @@
 """Collect a comparison grid (tools/run_grid.py) into a table, a CSV, a figure and metafiles.
 
     python tools/collect_grid.py GRID_DIR [--metric pascal_voc/mAP] [--out DIR] [--name NAME]
-        [--no-cost] [--latency] [--update-metafiles] [--machine TEXT]
+        [--no-cost] [--latency] [--update-metafiles] [--force] [--machine TEXT]
 
 Reads each run's final test metrics from the JSON mmengine writes
 (``GRID_DIR/<config>/seed<k>/test/<timestamp>/<timestamp>.json``; never log text) and writes
@@ -14,6 +14,11 @@ interleaved run (tools/analysis/compare_models.py's method). Runs without metric
 as unfinished. ``--update-metafiles`` writes the means into the metafiles of the configs that
 were measured (with dataset, schedule and seeds); run ``tools/misc/metafile.py`` for the README
 table afterwards.
+
+Nothing measured is replaced without being asked: ``--update-metafiles`` refuses to replace a
+published result by one measured with another schedule, fewer seeds, another data root or other
+``--cfg-options``, and ``--out`` refuses to overwrite files under the project's ``docs/`` or
+``configs/``; ``--force`` does both, after printing what changes.
 """
 
 import argparse
@@ -42,6 +47,12 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=10, help='--latency rounds')
     parser.add_argument(
         '--update-metafiles', action='store_true', help='write the measured rows into metafiles'
+    )
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='replace published results measured differently (another schedule, fewer seeds, '
+        'another data root or options) and overwrite files under docs/ or configs/',
     )
     parser.add_argument('--machine', help='machine named in the outputs (default: detected)')
     parser.add_argument(
@@ -302,6 +313,84 @@ def figure(path: str, rows, metric: str, title: str) -> None:
     plt.close(fig)
 
 
+def _options(value) -> list:
+    """``--cfg-options`` as a sorted list of 'key=value' strings (lists, dicts or None)."""
+    if isinstance(value, dict):
+        return sorted(f'{k}={v}' for k, v in value.items())
+    return sorted(value or [])
+
+
+def how_measured(manifest: dict, seeds) -> dict:
+    """What a result of this grid was measured with, as the metafiles record it."""
+    return dict(
+        schedule=manifest.get('schedule') or 'as in the config',
+        seeds=sorted(seeds),
+        data_root=manifest.get('data_root') or None,
+        options=_options(manifest.get('cfg_options')),
+    )
+
+
+def replaced_results(rows, manifest: dict, root: str) -> list:
+    """'config: what differs' for every row whose metafile already holds a measured result
+    that this grid would replace with one measured differently: another schedule, fewer seeds,
+    another data root or other --cfg-options (each a different experiment, not a re-run)."""
+    import yaml
+
+    out, metas = [], {}
+    for r in rows:
+        entry = r['entry']
+        if entry is None:
+            continue
+        path = osp.join(root, 'configs', entry['family'], 'metafile.yml')
+        if path not in metas:
+            with open(path) as f:
+                metas[path] = {m['Name']: m for m in yaml.safe_load(f)['Models']}
+        old = metas[path].get(r['name'])
+        if old is None or old['Metadata'].get('Status') != 'measured':
+            continue
+        result = (old.get('Results') or [{}])[0]
+        training = result.get('Training') or {}
+        new = how_measured(manifest, r['values'])
+        diffs = []
+        if (training.get('Schedule') or 'as in the config') != new['schedule']:
+            diffs.append(f'schedule {training.get("Schedule")!r} -> {new["schedule"]!r}')
+        old_seeds = training.get('Seeds') or []
+        if len(new['seeds']) < len(old_seeds):
+            diffs.append(f'seeds {old_seeds} -> {new["seeds"]} (fewer)')
+        if (training.get('Data root') or None) != new['data_root']:
+            own = "the config's own"
+            diffs.append(
+                f'data root {training.get("Data root") or own} -> {new["data_root"] or own}'
+            )
+        if _options(training.get('Options')) != new['options']:
+            diffs.append(
+                f'--cfg-options {_options(training.get("Options")) or "none"} -> '
+                f'{new["options"] or "none"}'
+            )
+        if diffs:
+            metrics = ', '.join(f'{k} {v}' for k, v in (result.get('Metrics') or {}).items())
+            new_mean = r['summary'].mean if r.get('summary') else float('nan')
+            out.append(
+                f'{r["name"]} (published {metrics or "-"}; this grid {fmt(new_mean)}): '
+                + '; '.join(diffs)
+            )
+    return out
+
+
+def protected_outputs(out: str, names, root: str) -> list:
+    """The files of ``names`` in ``out`` that exist under the project's docs/ or configs/
+    (the shipped pages and metafiles: not overwritten without --force)."""
+    return [
+        osp.join(out, n)
+        for n in names
+        if osp.isfile(osp.join(out, n))
+        and any(
+            osp.abspath(osp.join(out, n)).startswith(osp.join(osp.abspath(root), d) + os.sep)
+            for d in ('docs', 'configs')
+        )
+    ]
+
+
 def update_metafiles(rows, metric: str, manifest: dict, machine: str, date: str, root: str) -> list:
     """Write the measured means into the metafile entries of the measured configs; returns
     the metafiles changed."""
@@ -327,8 +416,9 @@ def update_metafiles(rows, metric: str, manifest: dict, machine: str, date: str,
         }
         model['Metadata']['Status'] = 'measured'
         model['Results'][0]['Metrics'] = metrics
+        how = how_measured(manifest, seeds)
         training = dict(
-            Schedule=manifest.get('schedule') or 'as in the config',
+            Schedule=how['schedule'],
             Seeds=seeds,
             Machine=machine,
             Date=date,
@@ -337,6 +427,10 @@ def update_metafiles(rows, metric: str, manifest: dict, machine: str, date: str,
         )
         if r.get('data'):
             training['Data'] = r['data']
+        if how['data_root']:
+            training['Data root'] = how['data_root']
+        if how['options']:
+            training['Options'] = how['options']
         model['Results'][0]['Training'] = training
     for path, (header, meta) in changed.items():
         text = yaml.safe_dump(meta, sort_keys=False)
@@ -372,12 +466,36 @@ def main() -> int:
             + '; '.join(f'{r["name"]}: {r["stale"]}' for r in stale)
             + '. Re-run those configs (tools/run_grid.py) with the configs as they are now'
         )
-    if not args.no_cost:
-        add_cost(rows, args.latency, args.repeats)
     manifest = {}
     if osp.isfile(osp.join(grid_dir, 'grid.json')):
         with open(osp.join(grid_dir, 'grid.json')) as f:
             manifest = json.load(f)
+    out = osp.abspath(args.out or grid_dir)
+    names = [f'{args.name}.{ext}' for ext in ('md', 'csv', 'png')]
+    refusals = []
+    if args.update_metafiles:
+        replaced = replaced_results(rows, manifest, args.root)
+        if replaced:
+            refusals.append(
+                '--update-metafiles would replace published results measured differently:\n  '
+                + '\n  '.join(replaced)
+            )
+    protected = protected_outputs(out, names, args.root)
+    if protected:
+        refusals.append(
+            f'--out {args.out} would overwrite shipped files: {", ".join(protected)} (write under '
+            f'work_dirs/, e.g. the default: the grid folder)'
+        )
+    if refusals and not args.force:
+        raise SystemExit(
+            'collect_grid: nothing written.\n'
+            + '\n'.join(refusals)
+            + '\nRe-run with --force to replace them.'
+        )
+    for line in refusals:
+        print(f'collect_grid --force: {line}', flush=True)
+    if not args.no_cost:
+        add_cost(rows, args.latency, args.repeats)
     from ela_mm.utils.grid import threads_text
 
     machine = args.machine or detect_machine('cpu', threads_text(manifest))
@@ -393,7 +511,6 @@ def main() -> int:
         f'seeds {", ".join(map(str, seeds))}'
         + (f', schedule {manifest["schedule"]}' if manifest.get('schedule') else '')
     )
-    out = osp.abspath(args.out or grid_dir)
     os.makedirs(out, exist_ok=True)
     text = table(rows, metric)
     md = osp.join(out, f'{args.name}.md')
