@@ -1,9 +1,15 @@
 """Fused operations of the strip-attention modules (ELA, CA) and their compiled kernels."""
 
+import os
+
+import torch
+
+from . import triton
 from .cbam_gates import cbam_gates
 from .channel_gate import channel_gate
 from .dwconv_gn_sigmoid import conv_gn_sigmoid
-from .ext_loader import has_fused_kernels, kernels_in_use, load_ext
+from .ext_loader import has_fused_kernels, load_ext
+from .ext_loader import kernels_in_use as _cpu_kernels
 from .recompute import rebuild_source
 from .strip_attention import Path, select_path, strip_attention, strip_gate, strip_pool
 
@@ -20,4 +26,15 @@ __all__ = [
     'has_fused_kernels',
     'kernels_in_use',
     'load_ext',
+    'triton',
 ]
+
+
+def kernels_in_use() -> str:
+    """One line saying which kernels run: the compiled CPU extension and its file, or PyTorch;
+    where a GPU is present or ``ELA_MM_TRITON`` is set, also what runs on CUDA (the Triton
+    kernels of :mod:`ela_mm.ops.triton`, or PyTorch ops, and why)."""
+    line = _cpu_kernels()
+    if 'ELA_MM_TRITON' in os.environ or torch.cuda.is_available():
+        line += f'; {triton.status()}'
+    return line

@@ -16,9 +16,10 @@ more passes plus a gradient accumulation backward.
   for the strip gradients and writes the complete input gradient in one more pass;
 * ``Path.INFERENCE``: the same passes without any graph.
 
-Every op here returns a tensor: the C++ kernel for contiguous NCHW CPU tensors when the
-extension is loaded, the same maths in PyTorch ops otherwise (CUDA, channels_last, strided views,
-no extension).
+Every op here returns a tensor: the Triton kernels of :mod:`ela_mm.ops.triton` for CUDA tensors
+when switched on (``ELA_MM_TRITON=1``, opt-in), the C++ kernel for contiguous NCHW CPU tensors
+when the extension is loaded, the same maths in PyTorch ops otherwise (CUDA by default,
+channels_last or strided CPU tensors, no extension).
 """
 
 from enum import Enum
@@ -28,6 +29,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import triton as tk
 from .ext_loader import ext
 from .recompute import rebuild, rebuild_source
 
@@ -65,6 +67,8 @@ def _kernel(x: Tensor) -> bool:
 
 def strip_pool(x: Tensor) -> Tuple[Tensor, Tensor]:
     """``(x.mean(3), x.mean(2))``: the strips z_h (N, C, H) and z_w (N, C, W), in one read."""
+    if tk.use(x):
+        return tk.strip_pool(x)
     if _kernel(x):
         z_h, z_w = ext.strip_pool(x)
         return z_h, z_w
@@ -73,6 +77,8 @@ def strip_pool(x: Tensor) -> Tuple[Tensor, Tensor]:
 
 def strip_gate(x: Tensor, a_h: Tensor, a_w: Tensor) -> Tensor:
     """``x * a_h[..., None] * a_w[..., None, :]`` in one pass."""
+    if tk.use(x):
+        return tk.strip_gate(x, a_h, a_w)
     if _kernel(x):
         return ext.gate_forward(x, a_h.contiguous(), a_w.contiguous())
     return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
@@ -82,6 +88,8 @@ def _gate_backward_strips(
     grad: Tensor, x: Tensor, a_h: Tensor, a_w: Tensor
 ) -> Tuple[Tensor, Tensor]:
     """``(sum_w grad*x*a_w, sum_h grad*x*a_h)``: the gradients of the two strips."""
+    if tk.use(x):
+        return tk.strip_grads(grad, x, a_h, a_w)
     if _kernel(x):
         g_h, g_w = ext.gate_backward_strips(
             grad.contiguous(), x, a_h.contiguous(), a_w.contiguous()
@@ -95,6 +103,8 @@ def _gate_backward_input(
     grad: Tensor, x: Tensor, a_h: Tensor, a_w: Tensor, b_h: Tensor, b_w: Tensor
 ) -> Tensor:
     """``grad*a_h*a_w + b_h + b_w``: the whole input gradient (gating + strip means)."""
+    if tk.use(x):
+        return tk.strip_gate(grad, a_h, a_w, b_h, b_w)
     if _kernel(x):
         return ext.gate_backward_input(
             grad.contiguous(),

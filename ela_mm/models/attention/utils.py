@@ -6,14 +6,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ela_mm.ops import Path, channel_gate, select_path
+from ela_mm.ops import triton as tk
 
 
 def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
     """``x * module.gate(x.mean((2, 3), keepdim=True))`` (SE, ECA); in training with
     ``module.lean``, through :func:`ela_mm.ops.channel_gate` (keeps x's producer tensors and the
-    N x C gate instead of ``x``), else the plain PyTorch form."""
+    N x C gate instead of ``x``), else the plain PyTorch form; both on the Triton kernels of
+    :mod:`ela_mm.ops.triton` where those are switched on and take ``x``."""
     params = list(module.parameters())
-    if select_path(x, params, module.lean) is Path.FUSED:
+    path = select_path(x, params, module.lean)
+    if path is not Path.REFERENCE and tk.use(x):
+        return tk.channel_gate(x, module.gate, params, path)
+    if path is Path.FUSED:
         return channel_gate(x, module.gate, params)
     return module.forward_reference(x)
 
