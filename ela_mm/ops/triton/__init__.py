@@ -91,15 +91,18 @@ def _next_pow2(v: int) -> int:
 
 
 def tiles(x: Tensor, target: int = 2048):
-    """Block sizes (channels, rows, columns) of a tile of ``x``: whole rows (the strip kernels
-    need them), several channels when channels are the contiguous axis (channels_last), as many
-    rows as keep the tile near ``target`` elements."""
+    """Block sizes (channels, rows, columns) of a tile of ``x``, near ``target`` elements: whole
+    rows (the strip kernels need them); then, when channels are the contiguous axis
+    (channels_last), as many channels as make coalesced reads, then rows; otherwise rows, then
+    channels (small planes: several per program)."""
     c, h, w = x.shape[1:]
     bw = _next_pow2(w)
-    bc = 1
-    if x.stride(1) == 1 and c > 1:  # channels_last: a tile spans channels for coalesced reads
+    if x.stride(1) == 1 and c > 1:  # channels_last
         bc = max(1, min(_next_pow2(c), 64, target // bw))
-    bh = max(1, min(_next_pow2(h), target // (bc * bw)))
+        bh = max(1, min(_next_pow2(h), target // (bc * bw)))
+    else:
+        bh = max(1, min(_next_pow2(h), target // bw))
+        bc = max(1, min(_next_pow2(c), 64, target // (bh * bw)))
     return bc, bh, bw
 
 
