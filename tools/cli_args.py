@@ -23,11 +23,25 @@ def add_common_args(parser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+class CfgOptionsAction(DictAction):
+    """mmengine's DictAction, with an argparse error (instead of a bare unpacking error) for
+    an item that is not ``key=value``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for kv in values:
+            if '=' not in kv or kv.startswith('='):
+                parser.error(
+                    f'--cfg-options {kv!r}: expected key=value (e.g. train_cfg.max_epochs=12; '
+                    f'list items by index: model.backbone.plugins.0.cfg.variant=B)'
+                )
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_cfg_options(parser) -> None:
     """``--cfg-options key=value ...``: override config entries, as mmdet's tools do."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config entries, key=value (list items: a.0.b=v)',
     )

@@ -18,10 +18,12 @@ exactly the globals mmengine writes:
 Anything else, ``os.system`` and friends included, is still refused.
 """
 
+import os
 import os.path as osp
 import pickle
+import re
 import zipfile
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -73,6 +75,73 @@ def allow_mmengine_checkpoints() -> None:
         add(MMENGINE_SAFE_GLOBALS)
 
 
+def resolve_checkpoint(path: str, flag: str = 'checkpoint') -> str:
+    """The checkpoint file a user means by ``path``, or an error whose hint fits the cause: a
+    folder (a work dir: name its latest checkpoint, or the files it holds), mmengine's
+    ``last_checkpoint`` pointer (followed to the file it names, which must exist), or a path
+    that does not exist (with the checkpoints next to it)."""
+    if osp.isdir(path):
+        pointer = osp.join(path, 'last_checkpoint')
+        latest = _pointed(pointer) if osp.isfile(pointer) else None
+        files = sorted(f for f in os.listdir(path) if f.endswith('.pth'))
+        hint = (
+            f'its latest checkpoint is {latest} (pass that file, or --resume without a file and '
+            f'--work-dir {path} to continue that run)'
+            if latest
+            else f'it holds {", ".join(files[:6])}: pass one of them'
+            if files
+            else 'it holds no .pth file'
+        )
+        raise FileNotFoundError(f'{flag} {path!r} is a folder, not a checkpoint file; {hint}')
+    if osp.basename(path) == 'last_checkpoint' and osp.isfile(path):
+        target = _pointed(path)
+        if not osp.isfile(target):
+            raise FileNotFoundError(
+                f"{flag} {path!r} is mmengine's pointer to the latest checkpoint, and the file it "
+                f'names, {target!r}, does not exist (moved or deleted): pass a checkpoint file'
+            )
+        print(f'{flag} {path}: the pointer names {target}', flush=True)
+        return target
+    if not osp.exists(path):
+        folder = osp.dirname(path) or '.'
+        near = (
+            sorted(f for f in os.listdir(folder) if f.endswith('.pth')) if osp.isdir(folder) else []
+        )
+        raise FileNotFoundError(
+            f'{flag} {path!r}: no such file'
+            + (f'; {folder} holds {", ".join(near[:6])}' if near else '')
+        )
+    return path
+
+
+def _pointed(pointer: str) -> str:
+    """The checkpoint path a ``last_checkpoint`` file names (relative: to the folder)."""
+    with open(pointer) as f:
+        target = f.read().strip()
+    return (
+        target
+        if osp.isabs(target) or osp.exists(target)
+        else osp.join(osp.dirname(pointer), osp.basename(target))
+    )
+
+
+def checkpoint_origin(ckpt) -> Optional[str]:
+    """What a checkpoint says it came from: 'config <name> (run <timestamp>, epoch e, iter i)',
+    from the ``meta`` mmengine writes; ``None`` when it says nothing."""
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    name = meta.get('experiment_name')
+    if not isinstance(name, str):
+        return None
+    m = re.match(r'^(.*)_(\d{8}_\d{6})$', name)
+    config, run = (m[1], m[2]) if m else (name, None)
+    details = ([f'run {run}'] if run else []) + [
+        f'{k} {meta[k]}' for k in ('epoch', 'iter') if meta.get(k) is not None
+    ]
+    return f'config {config}' + (f' ({", ".join(details)})' if details else '')
+
+
 def read_checkpoint(path: str):
     """``torch.load`` (safe loader) with errors that say what is wrong with the file: missing,
     empty, not a checkpoint (garbage, truncated), or holding objects the safe loader refuses.
@@ -117,11 +186,12 @@ def read_checkpoint(path: str):
         ) from None
 
 
-def check_checkpoint(model: torch.nn.Module, path: str, ckpt=None) -> dict:
+def check_checkpoint(model: torch.nn.Module, path: str, ckpt=None, fix: str = '') -> dict:
     """Refuse a checkpoint whose weights do not fit the model (missing or unexpected keys,
     other shapes): mmengine would only warn and then evaluate a half-initialised model.
-    ``ckpt``: the file's content when already read (:func:`read_checkpoint`). Returns the
-    checkpoint's state dict (``module.`` prefixes removed)."""
+    ``ckpt``: the file's content when already read (:func:`read_checkpoint`); ``fix``: a
+    sentence appended to the error. Returns the checkpoint's state dict (``module.`` prefixes
+    removed)."""
     ckpt = read_checkpoint(path) if ckpt is None else ckpt
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
@@ -147,10 +217,13 @@ def check_checkpoint(model: torch.nn.Module, path: str, ckpt=None) -> dict:
             )
             if keys
         ]
+        origin = checkpoint_origin(ckpt)
         raise ValueError(
             f'checkpoint {path!r} does not match the model built from this config: '
             + '; '.join(problems)
+            + (f'. The checkpoint was written by {origin}' if origin else '')
             + '. Use the config the checkpoint was trained with (same '
             'attention type, variant and insertion stages, same number of classes).'
+            + (f' {fix}' if fix else '')
         )
     return state

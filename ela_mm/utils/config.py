@@ -113,3 +113,33 @@ def config_path(name: str) -> str:
         f'no shipped config {name!r} in {dirs or "ela_mm (no configs folder found)"}; '
         f'closest: {", ".join(close) or "none"}'
     )
+
+
+def resolve_config(path: str) -> str:
+    """The config file a user means: a path as given; a shipped config's *name* (what
+    ``tools/run_grid.py`` and the metafiles call it, with or without ``.py``) resolved to its
+    file, saying so; otherwise a ``FileNotFoundError`` that names the closest shipped configs."""
+    if '::' in path or osp.isfile(path):
+        return path
+    if osp.isdir(path):
+        raise FileNotFoundError(f'config {path!r} is a folder: pass a config file in it')
+    name = osp.basename(path)
+    stem = name[:-3] if name.endswith('.py') else name
+    found = {}
+    for d in config_dirs():
+        for r, _, files in os.walk(d):
+            for f in files:
+                if f.endswith('.py'):
+                    found.setdefault(f[:-3], osp.join(r, f))
+    if stem in found:
+        print(f'config {path!r}: no such file; using the shipped config {found[stem]}', flush=True)
+        return found[stem]
+    close = difflib.get_close_matches(stem, list(found), n=3, cutoff=0.5)
+    raise FileNotFoundError(
+        f'config {path!r} does not exist (relative to the current folder {os.getcwd()})'
+        + (
+            f'; shipped configs with a similar name: {", ".join(found[c] for c in close)}'
+            if close
+            else ''
+        )
+    )

@@ -4,12 +4,12 @@ runner."""
 
 import os
 import os.path as osp
-from typing import List
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 
-from .config import load_config
+from .config import load_config, resolve_config
 from .data_check import paths_outside, set_data_root
 
 #: the top-level config keys mmengine's Runner (and tools/test.py) read after loading
@@ -46,6 +46,10 @@ RUNNER_KEYS = {
     'tta_model',
     'tta_pipeline',
     'custom_imports',
+    'sync_bn',
+    'find_unused_parameters',
+    'activation_checkpointing',
+    'efficient_conv_bn_eval',
 }
 #: what torchrun sets for every process of mmengine's 'pytorch' launcher
 TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
@@ -83,6 +87,58 @@ def warn_unread_options(cfg: Config, options: dict) -> List[str]:
     return warned
 
 
+def apply_config_variables(cfg: Config, options: dict, args) -> dict:
+    """``--cfg-options`` keys that are top-level variables of the config file (mmengine already
+    substituted them where the file used them, so setting them changes nothing): ``data_root``
+    is applied as ``--data-root`` (what the user meant), any other stops the run, naming the
+    dotted keys that hold its value. Returns the options left to merge."""
+    options = dict(options)
+    for key in list(options):
+        if '.' in key or key in RUNNER_KEYS or key not in cfg:
+            continue
+        holders = _keys_holding(cfg.to_dict(), cfg[key])
+        if key == 'data_root' and hasattr(args, 'data_root'):
+            value = options.pop(key)
+            if args.data_root and args.data_root != value:
+                raise SystemExit(
+                    f'--cfg-options data_root={value} and --data-root {args.data_root} disagree: '
+                    f'pass only --data-root DIR'
+                )
+            print(
+                f'--cfg-options data_root={value}: data_root is a variable of the config file, '
+                f'already substituted where the file used it; applied as --data-root {value}',
+                flush=True,
+            )
+            args.data_root = value
+            continue
+        raise SystemExit(
+            f'--cfg-options {key}=...: {key!r} is a variable of the config file, already '
+            f'substituted where the file used it; changing it would change nothing. Set the '
+            f'dotted keys that use it instead'
+            + (f': {", ".join(f"{h}=..." for h in holders[:8])}' if holders else '')
+        )
+    return options
+
+
+def fix_persistent_workers(cfg: Config) -> List[str]:
+    """``num_workers=0`` with ``persistent_workers=True`` (the shipped configs' default) is an
+    error in torch's DataLoader: switch persistent workers off for such loaders, saying so."""
+    out = []
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if isinstance(loader, dict) and loader.get('num_workers') == 0:
+            if loader.get('persistent_workers'):
+                loader['persistent_workers'] = False
+                out.append(name)
+    if out:
+        print(
+            f'num_workers=0: persistent_workers set to False for {", ".join(out)} (torch needs '
+            f'worker processes to keep them)',
+            flush=True,
+        )
+    return out
+
+
 def check_launcher_env(launcher: str) -> None:
     """``--launcher pytorch`` without torchrun's environment fails late and obscurely."""
     missing = [k for k in TORCHRUN_ENV if k not in os.environ]
@@ -108,11 +164,27 @@ def setup_config(args, default_work_dir_root: str = 'work_dirs') -> Config:
     check_launcher_env(args.launcher)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    try:
+        args.config = resolve_config(args.config)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
     cfg = load_config(args.config)
     if args.cfg_options:
-        warn_unread_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
+        options = apply_config_variables(cfg, args.cfg_options, args)
+        cfg.merge_from_dict(options)
+    fix_persistent_workers(cfg)
     if getattr(args, 'data_root', None):
+        if not osp.isdir(args.data_root):
+            what = 'is a file, not a folder' if osp.exists(args.data_root) else 'does not exist'
+            raise SystemExit(
+                f'--data-root {args.data_root} {what} (relative to the current folder '
+                f'{os.getcwd()}): pass the folder that holds your copy of the dataset'
+                + (
+                    ' (the toy set: python tools/misc/make_toy_voc.py --out DIR)'
+                    if 'toy' in args.data_root
+                    else ''
+                )
+            )
         changed = set_data_root(cfg, args.data_root)
         print(f'--data-root {args.data_root}: set {", ".join(changed)}', flush=True)
         moved = [k for k in changed if not k.endswith('.data_root')]
@@ -166,6 +238,63 @@ def write_run_record(cfg: Config, args) -> dict:
     with open(osp.join(cfg.work_dir, RUN_RECORD), 'w') as f:
         json.dump(record, f, indent=2, default=repr)
     return record
+
+
+def read_run_record(work_dir: str) -> dict:
+    """``<work_dir>/run.json`` as :func:`write_run_record` wrote it; ``{}`` when there is none."""
+    import json
+
+    path = osp.join(work_dir, RUN_RECORD)
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def resume_schedule(given, record: dict, where: str, command: str):
+    """The ``--schedule`` a resumed run must train with: the one it was started with (from its
+    run record, ``where``), re-applied when ``given`` is None, saying so; a ``SystemExit`` with
+    the command to use when ``given`` differs (the learning rate, warm-up and mode switch would
+    jump to another recipe midway). Runs without a record keep ``given``."""
+    if not record or 'schedule' not in record:
+        return given
+    started = record.get('schedule')
+    if given == started:
+        return given
+    if given is None:
+        print(
+            f'--resume: this run was started with --schedule {started} ({where}): re-applying '
+            f'it, so that the learning rate and the phase switches continue where they were',
+            flush=True,
+        )
+        return started
+    fix = f'{command} --schedule {started}' if started else command
+    raise SystemExit(
+        f'--resume with --schedule {given}: this run was started with '
+        f'{f"--schedule {started}" if started else "the config" + chr(39) + "s own schedule"} '
+        f'({where}); resuming it with another length would jump to another learning-rate '
+        f'schedule midway. Resume with: {fix}  (or train the new schedule in a new --work-dir)'
+    )
+
+
+def checkpoint_length(ckpt) -> Optional[Tuple[str, int]]:
+    """``('max_epochs' | 'max_iters', n)`` of the config a checkpoint was written with (mmengine
+    stores it in ``meta['cfg']``), or ``None``."""
+    import re
+
+    text = ckpt.get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        train_cfg = Config.fromstring(text, file_format='.py').get('train_cfg') or {}
+    except Exception:  # noqa: BLE001  (an unparsable text: fall back to a plain search)
+        m = re.search(r'train_cfg\s*=\s*dict\(([^)]*)', text)
+        found = re.search(r'(max_epochs|max_iters)\s*=\s*(\d+)', m[1]) if m else None
+        return (found[1], int(found[2])) if found else None
+    for key in ('max_epochs', 'max_iters'):
+        if isinstance(train_cfg.get(key), int):
+            return key, train_cfg[key]
+    return None
 
 
 def close_distributed() -> None:

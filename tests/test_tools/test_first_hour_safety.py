@@ -113,3 +113,172 @@ def test_readme_collect_example_writes_under_work_dirs():
     text = open(osp.join(ROOT, 'README.md')).read()
     lines = [ln for ln in text.splitlines() if ln.startswith('python tools/collect_grid.py')]
     assert lines and all('docs/' not in ln and 'configs/' not in ln for ln in lines), lines
+
+
+# ------------------------------------------------------------------ train.py: a run is what it says
+class Reached(Exception):
+    """Raised where train.py would build its runner: every check before it has passed."""
+
+
+@pytest.fixture
+def train_main(monkeypatch, tmp_path):
+    """tools/train.py's main() in this process, stopped where it would build the runner."""
+    import ela_mm.utils.launch as launch
+
+    def stop(cfg):
+        raise Reached(cfg)
+
+    monkeypatch.setattr(launch, 'build_runner', stop)
+    monkeypatch.chdir(ROOT)  # the toy configs' data_root is relative to the clone
+
+    def call(*argv):
+        return tool_main('train.py', list(argv), monkeypatch)
+
+    return call
+
+
+def test_resume_reapplies_the_schedule_it_was_started_with_or_refuses(capsys):
+    from ela_mm.utils.launch import checkpoint_length, resume_schedule
+
+    record = dict(schedule='6e')
+    assert resume_schedule(None, record, 'w/run.json', 'CMD') == '6e'
+    assert 're-applying it' in capsys.readouterr().out
+    assert resume_schedule('6e', record, 'w/run.json', 'CMD') == '6e'
+    assert resume_schedule('3e', {}, '', 'CMD') == '3e'  # no record: as given
+    with pytest.raises(SystemExit, match=r'started with --schedule 6e.*Resume with: CMD --sched'):
+        resume_schedule('3e', record, 'w/run.json', 'CMD')
+    with pytest.raises(SystemExit, match="the config's own schedule"):
+        resume_schedule('3e', dict(schedule=None), 'w/run.json', 'CMD')
+    # the length the checkpoint's run had, from the config text mmengine stores in its meta
+    text = "train_cfg = dict(\n    max_epochs=6, type='EpochBasedTrainLoop', val_interval=6)\n"
+    assert checkpoint_length(dict(meta=dict(cfg=text))) == ('max_epochs', 6)
+    assert checkpoint_length(dict(meta=dict(cfg='train_cfg = dict(max_iters=40'))) == (
+        'max_iters',
+        40,
+    )
+
+
+def test_resume_without_the_schedule_through_the_tool(train_main, tmp_path, capsys):
+    import torch
+
+    work = tmp_path / 'w'
+    work.mkdir()
+    text = "train_cfg = dict(max_epochs=6, type='EpochBasedTrainLoop', val_interval=6)\n"
+    torch.save(dict(state_dict={}, meta=dict(cfg=text)), work / 'epoch_2.pth')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_2.pth'))
+    (work / 'run.json').write_text(json.dumps(dict(schedule='6e')))
+    with pytest.raises(SystemExit, match='Resume with: .*--resume --schedule 6e'):
+        train_main(TOY_DET, '--work-dir', str(work), '--resume', '--schedule', '12e')
+    # without --schedule: the run's own is re-applied, then the checkpoint's fit is checked
+    with pytest.raises(SystemExit, match='does not match the model'):
+        train_main(TOY_DET, '--work-dir', str(work), '--resume')
+    out = capsys.readouterr().out
+    assert 're-applying it' in out and 'train_cfg.max_epochs: 24 -> 6' in out
+    (work / 'run.json').unlink()  # no record: the checkpoint's own length still guards
+    with pytest.raises(SystemExit, match='written by a run of max_epochs=6, this one is set to'):
+        train_main(TOY_DET, '--work-dir', str(work), '--resume')
+
+
+@pytest.fixture(scope='module')
+def other_variant(tmp_path_factory):
+    """A checkpoint of the toy ELA-B model, as mmengine writes it (meta names the run)."""
+    import torch
+
+    from ela_mm.utils.config import build_model, load_config
+
+    cfg = load_config(TOY_DET)
+    cfg.model.backbone.plugins[0].cfg.variant = 'B'
+    path = tmp_path_factory.mktemp('ckpt') / 'epoch_24.pth'
+    meta = dict(experiment_name='yolox_nano-ela-b_1xb16-24e_toyvoc_20260101_000000', epoch=24)
+    torch.save(dict(state_dict=build_model(cfg).state_dict(), meta=meta), path)
+    return str(path)
+
+
+def test_load_from_another_variant_stops_before_anything_is_built(train_main, other_variant):
+    with pytest.raises(SystemExit) as e:
+        train_main(TOY_DET, '--cfg-options', f'load_from={other_variant}')
+    msg = str(e.value)
+    assert msg.startswith(f"load_from: checkpoint '{other_variant}' does not match the model")
+    assert 'backbone.stage2.ela.conv.weight' in msg
+    assert 'written by config yolox_nano-ela-b_1xb16-24e_toyvoc (run 20260101_000000' in msg
+    assert 'add --allow-partial-load' in msg
+    with pytest.raises(SystemExit, match='To resume, use the config of that run'):
+        train_main(TOY_DET, '--resume', other_variant)
+    with pytest.raises(Reached):  # asked for: goes on to the runner
+        train_main(TOY_DET, '--allow-partial-load', '--cfg-options', f'load_from={other_variant}')
+
+
+@pytest.mark.parametrize(
+    'make,flag,pattern',
+    [
+        (lambda d: d, '--resume', 'is a folder, not a checkpoint file; it holds .*epoch_1.pth'),
+        (
+            lambda d: (d / 'last_checkpoint').write_text(str(d / 'epoch_1.pth')) and d,
+            '--resume',
+            'its latest checkpoint is .*epoch_1.pth',
+        ),
+        (lambda d: d / 'last_checkpoint', '--resume', 'pointer .* names, .*gone.pth.*, does not'),
+        (lambda d: d / 'epoch_9.pth', 'load_from', 'no such file; .* holds .*epoch_1.pth'),
+        (lambda d: d / 'empty.pth', 'load_from:', 'is empty'),
+    ],
+)
+def test_checkpoint_hints_match_the_cause(train_main, tmp_path, make, flag, pattern):
+    d = tmp_path / 'work'
+    d.mkdir()
+    (d / 'epoch_1.pth').write_bytes(b'\x80 not read here')
+    (d / 'empty.pth').write_bytes(b'')
+    if 'gone' in pattern:
+        (d / 'last_checkpoint').write_text(str(d / 'gone.pth'))
+    path = str(make(d))
+    argv = ['--resume', path] if flag == '--resume' else ['--cfg-options', f'load_from={path}']
+    with pytest.raises(SystemExit, match=f'^{flag} .*{pattern}'):
+        train_main(TOY_DET, '--work-dir', str(tmp_path / 'w'), *argv)
+
+
+# ------------------------------------------------------------------ options, names, arguments
+def test_cfg_options_data_root_is_applied_as_data_root(train_main, tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match=f"'{tmp_path}/VOC2007"):  # reads the new root
+        train_main(TOY_DET, '--cfg-options', f'data_root={tmp_path}')
+    assert f'applied as --data-root {tmp_path}' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="'img_scale' is a variable of the config file"):
+        train_main(TOY_DET, '--cfg-options', 'img_scale=(64,64)')
+    with pytest.raises(SystemExit, match='--data-root nope does not exist'):
+        train_main(TOY_DET, '--data-root', 'nope')
+
+
+def test_cfg_options_without_equals_is_a_usage_error(train_main, capsys):
+    with pytest.raises(SystemExit):
+        train_main(TOY_DET, '--cfg-options', 'train_cfg.max_epochs')
+    assert "--cfg-options 'train_cfg.max_epochs': expected key=value" in capsys.readouterr().err
+
+
+def test_config_name_is_resolved_or_suggested(train_main, capsys):
+    with pytest.raises(FileNotFoundError):  # resolved, runs up to the data check (no data)
+        train_main('yolox_nano-ela-t_1xb16-24e_toyvoc', '--data-root', osp.join(ROOT, 'tests'))
+    assert 'using the shipped config' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='similar name: .*yolox_nano-ela-t_1xb16-24e_toyvoc.py'):
+        train_main('yolox_nano-ela-t_1xb16-24e_toyvo')
+
+
+@pytest.mark.parametrize(
+    'option,pattern',
+    [
+        ('cfg.variant=X', r"cfg.variant: unknown ELA variant 'X'"),
+        ('cfg.varient=B', r"cfg.varient: ELA takes no argument 'varient' \(did you mean 'vari"),
+        ('cfg.kernel_size=5.0', r'cfg.kernel_size: must be an integer, got 5.0'),
+        ('stages=True', r'stages: one True/False flag per stage'),
+    ],
+)
+def test_attention_arguments_are_checked_before_the_build(train_main, option, pattern):
+    with pytest.raises(SystemExit, match=f'model.backbone.plugins.0.{pattern}'):
+        train_main(TOY_DET, '--cfg-options', f'model.backbone.plugins.0.{option}')
+
+
+def test_num_workers_zero_needs_no_persistent_workers_option(capsys):
+    from ela_mm.utils.config import load_config
+    from ela_mm.utils.launch import fix_persistent_workers
+
+    cfg = load_config(TOY_DET)
+    cfg.merge_from_dict({'train_dataloader.num_workers': 0})
+    assert fix_persistent_workers(cfg) == ['train_dataloader']
+    assert cfg.train_dataloader.persistent_workers is False
