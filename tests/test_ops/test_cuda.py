@@ -1,6 +1,9 @@
 """The CUDA branches: fused autograd functions on CUDA against the reference, autocast
-float16/bfloat16, the compiled path, the memory-lean path after cuDNN's BatchNorm. Skipped, with
+float16/bfloat16, the compiled path, the memory-lean path after cuDNN's BatchNorm, the Triton kernels (ELA_MM_TRITON=1)
+compiled for the GPU. Skipped, with
 the reason, on a machine without a CUDA GPU."""
+
+import os
 
 import pytest
 import torch
@@ -86,3 +89,54 @@ def test_lean_after_cudnn_batch_norm(make, randomise):
         att(bn(z)).sum().backward()
         grads.append(z.grad.clone())
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+# --- the Triton kernels (ela_mm.ops.triton, ELA_MM_TRITON=1) compiled for the GPU: the cases
+# test_triton_kernels.py runs in the interpreter, at the sizes a network has as well
+from test_triton_kernels import (  # noqa: E402 (same folder; pytest puts it on sys.path)
+    DTYPES,
+    HAS_TRITON,
+    LAYOUTS,
+    check_autocast,
+    check_channel_ops,
+    check_module,
+    check_strip_ops,
+)
+from test_triton_kernels import MODULES as TRITON_MODULES  # noqa: E402
+
+compiled_triton = pytest.mark.skipif(
+    not HAS_TRITON or os.environ.get('TRITON_INTERPRET') == '1',
+    reason='triton is not installed'
+    if not HAS_TRITON
+    else 'TRITON_INTERPRET=1: the kernels would be interpreted, not compiled',
+)
+TRITON_SHAPES = [(2, 3, 5, 7), (4, 96, 33, 65), (2, 8, 7, 300), (1, 4, 250, 251), (64, 512, 7, 7)]
+
+
+@pytest.fixture
+def triton_on(monkeypatch):
+    monkeypatch.setenv('ELA_MM_TRITON', '1')
+
+
+@compiled_triton
+@pytest.mark.parametrize('shape', TRITON_SHAPES, ids=str)
+@pytest.mark.parametrize('layout', LAYOUTS)
+@pytest.mark.parametrize('dtype', DTYPES, ids=str)
+def test_triton_kernels_cuda(dtype, layout, shape, triton_on):
+    check_strip_ops(dtype, layout, 'cuda', shape)
+    check_channel_ops(dtype, layout, 'cuda', shape)
+
+
+@compiled_triton
+@pytest.mark.parametrize('shape', [(2, 32, 24, 20), (3, 64, 17, 31)], ids=str)
+@pytest.mark.parametrize('layout', LAYOUTS)
+@pytest.mark.parametrize('name', list(TRITON_MODULES))
+def test_triton_modules_cuda(name, layout, shape, randomise, triton_on):
+    check_module(name, layout, randomise, 'cuda', shape)
+
+
+@compiled_triton
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize('name', list(TRITON_MODULES))
+def test_triton_autocast_cuda(name, dtype, randomise, triton_on):
+    check_autocast(name, dtype, randomise, 'cuda', (2, 64, 24, 20))
