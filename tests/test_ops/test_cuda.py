@@ -1,7 +1,7 @@
 """The CUDA branches: fused autograd functions on CUDA against the reference, autocast
-float16/bfloat16, the compiled path, the memory-lean path after cuDNN's BatchNorm, the Triton kernels (ELA_MM_TRITON=1)
-compiled for the GPU. Skipped, with
-the reason, on a machine without a CUDA GPU."""
+float16/bfloat16, the compiled path, the memory-lean path after cuDNN's BatchNorm, the Triton
+kernels (ELA_MM_TRITON=1) compiled for the GPU. Skipped, with the reason, on a machine without a
+CUDA GPU."""
 
 import os
 
