@@ -1,0 +1,112 @@
+"""tools/analysis/gpu_check.py on a machine without a GPU: it refuses clearly before measuring
+anything, and its report writer and floor arithmetic work on fake timings."""
+
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'analysis', 'gpu_check.py')
+
+
+@pytest.fixture(scope='module')
+def gpu_check():
+    spec = importlib.util.spec_from_file_location('gpu_check', TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_refuses_without_a_gpu():
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')  # no GPU, also on a machine with one
+    out = subprocess.run(
+        [sys.executable, TOOL, '--out', '/nonexistent/never.md'],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert 'gpu_check: no CUDA GPU here' in out.stderr and out.stdout == ''
+
+
+def test_refusal_reasons(gpu_check):
+    assert 'no CUDA GPU' in gpu_check.refusal(cuda=False, triton=True)
+    assert 'triton is not installed' in gpu_check.refusal(cuda=True, triton=False)
+    assert gpu_check.refusal(cuda=True, triton=True) is None
+
+
+def test_floor(gpu_check):
+    # ELA forward on 16 x 256 x 56 x 56 float16 at 4 TB/s: 3 passes of 25.7 MB
+    t = gpu_check.floor_seconds(3, 16 * 256 * 56 * 56, 2, 4e12)
+    assert t == pytest.approx(3 * 16 * 256 * 56 * 56 * 2 / 4e12)
+
+
+def test_report_on_fake_timings(gpu_check):
+    ms = 1e-3
+    res = dict(
+        date='2026-01-01',
+        device='Fake GPU',
+        torch='2.x',
+        triton='3.x',
+        elapsed=123.0,
+        kernels='ela_mm kernels: pure PyTorch; CUDA: Triton kernels (ELA_MM_TRITON=1, triton 3.x)',
+        tests='`pytest tests/test_ops/test_cuda.py` (exit status 0): 131 passed',
+        copy_bw=4e12,
+        notes=['models: DeepLabV3 and after not measured (time budget)'],
+        modules=[
+            dict(
+                module='ELA-B',
+                shape='(16, 256, 56, 56)',
+                precision='fp32',
+                floor=1.0 * ms,
+                times=dict(triton=1.2 * ms, pytorch=2.4 * ms, compile=1.5 * ms),
+                **{'pass': 'fwd'},
+            ),
+            dict(
+                module='ELA-B',
+                shape='(16, 256, 56, 56)',
+                precision='fp32',
+                floor=2.0 * ms,
+                times=dict(triton=3.0 * ms, pytorch=6.0 * ms),
+                **{'pass': 'fwd+bwd'},
+            ),
+            dict(
+                module='SE',
+                shape='(16, 256, 56, 56)',
+                precision='AMP fp16',
+                floor=0.5 * ms,
+                times=dict(triton=0.6 * ms, pytorch=0.9 * ms),
+                **{'pass': 'fwd'},
+            ),
+        ],  # fmt: skip
+        models=[
+            dict(
+                model='ResNet-50',
+                batch=64,
+                times=dict(plain=100 * ms, triton=102 * ms, pytorch=110 * ms),
+                peak=dict(plain=2**30, triton=2**30 + 2**20, pytorch=None),
+            ),
+        ],  # fmt: skip
+    )
+    text = gpu_check.render(res)
+    lines = text.splitlines()
+    assert 'Measured 2026-01-01 on Fake GPU' in text and '**4000 GB/s**' in text
+    assert '131 passed' in text and 'DeepLabV3 and after not measured' in text
+    row = next(ln for ln in lines if ln.startswith('| ELA-B | (16, 256, 56, 56) | fp32 | fwd |'))
+    cells = [c.strip() for c in row.split('|')[1:-1]]
+    # floor, Triton, /floor, PyTorch, /floor, compile, /floor, Triton/PyTorch, Triton/compile
+    assert cells[4:] == ['1.000 ms', '1.200 ms', '1.20', '2.400 ms', '2.40', '1.500 ms', '1.50',
+                         '0.50', '0.80']  # fmt: skip
+    row = next(ln for ln in lines if '| fwd+bwd |' in ln)
+    assert '| not measured | n/a |' in row  # no compile time
+    assert '| ELA-B fwd / floor, (16, 256, 56, 56) fp32 | 1.200 | <= 1.25 | yes |' in text
+    assert '| ELA-B fwd+bwd / floor, (16, 256, 56, 56) fp32 | 1.500 | <= 1.25 | **no** |' in text
+    assert not any(ln.startswith('| SE ') and 'floor,' in ln for ln in lines)  # ELA targets only
+    assert '| ResNet-50 + ELA step / plain | 1.020 | <= 1.03 | yes |' in text
+    row = next(ln for ln in lines if ln.startswith('| ResNet-50 | 64 |'))
+    assert '| 1.02 |' in row and '| 1.10 |' in row and '| 1024 MiB | 1025 MiB | n/a |' in row
