@@ -9,7 +9,7 @@ LINT_PATHS := ela_mm tools tests configs setup.py
 JOBS ?= 2
 export VENV
 
-.PHONY: help setup ext demo demo-seg demo-cls test lint format bench
+.PHONY: help setup ext demo demo-seg demo-cls test lint format bench gpu-check
 help:
 	@echo "make setup     create/refresh $(VENV) with the pinned OpenMMLab stack (first time ~15 min)"
 	@echo "make ext       rebuild only ela_mm's C++ extension (after a change in ela_mm/ops/csrc)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint      ruff check + ruff format --check over the Python tree"
 	@echo "make format    apply ruff's fixes and formatting"
 	@echo "make bench     attention-module benchmark -> docs/benchmarks.md"
+	@echo "make gpu-check on a machine with one GPU: CUDA tests + GPU measurements -> work_dirs/gpu_check.md (<= 8 min)"
 
 setup:
 	bash tools/setup_env.sh
@@ -60,3 +61,6 @@ format: $(STAMP)
 
 bench: $(EXT_STAMP)
 	$(PY) tools/analysis/bench_modules.py --write docs/benchmarks.md
+
+gpu-check: $(EXT_STAMP)
+	$(PY) tools/analysis/gpu_check.py --out work_dirs/gpu_check.md
