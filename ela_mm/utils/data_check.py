@@ -172,6 +172,18 @@ def paths_outside(cfg: Config, root: str) -> List[str]:
     ]
 
 
+def _missing_voc_year(path: str) -> Optional[str]:
+    """'VOC2012' when ``path`` lies in a missing VOC2012 folder whose VOC2007 sibling exists (a
+    VOC 07+12 config pointed at a VOC2007-only tree, such as the toy set), else None."""
+    parts = osp.normpath(path).split(os.sep)
+    if 'VOC2012' not in parts:
+        return None
+    i = parts.index('VOC2012')
+    year_dir = os.sep.join(parts[: i + 1]) or os.sep
+    sibling = os.sep.join(parts[:i] + ['VOC2007'])
+    return 'VOC2012' if not osp.isdir(year_dir) and osp.isdir(sibling or '.') else None
+
+
 def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
     """Raise ``FileNotFoundError`` for a missing path of :func:`dataset_paths` (data root,
     annotation file, image or mask folder, an evaluator's annotation file), naming the path, the
@@ -181,6 +193,16 @@ def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
         if not p or '://' in p or osp.exists(p):
             continue
         hint = next((v for k, v in DATA_DOCS.items() if k in p), 'README.md, "Datasets"')
+        year = _missing_voc_year(p)
+        if year:
+            raise FileNotFoundError(
+                f'dataset path {p!r} does not exist: the folder holds VOC2007 but no {year}. '
+                f'It comes from {key} ({what}), a Pascal VOC 07+12 config; the toy set '
+                f'(make_toy_voc.py) has only VOC2007, so regenerating it does not help. Use a '
+                f'toy config (configs/toy/), or make a miniature VOC 07+12 tree '
+                f'(python tools/misc/make_miniature.py --out data/miniature, then --data-root '
+                f'data/miniature/VOCdevkit), or download VOC2012 (README.md, "Datasets")'
+            )
         where = ''
         if not osp.isabs(p):
             where = f' (relative to the current folder {os.getcwd()})'

@@ -282,3 +282,16 @@ def test_num_workers_zero_needs_no_persistent_workers_option(capsys):
     cfg.merge_from_dict({'train_dataloader.num_workers': 0})
     assert fix_persistent_workers(cfg) == ['train_dataloader']
     assert cfg.train_dataloader.persistent_workers is False
+
+
+def test_voc0712_config_on_a_voc2007_only_tree_names_the_missing_year(tmp_path):
+    from ela_mm.datasets.toy_voc import generate
+    from ela_mm.utils.config import load_config
+    from ela_mm.utils.data_check import check_data, set_data_root
+
+    generate(str(tmp_path), num_train=2, num_test=2, seed=0)
+    cfg = load_config(osp.join(ROOT, 'configs/yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py'))
+    set_data_root(cfg, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='holds VOC2007 but no VOC2012') as e:
+        check_data(cfg, ['train_dataloader'])
+    assert 'regenerating it does not help' in str(e.value) and 'make_miniature' in str(e.value)
