@@ -52,7 +52,8 @@ def test_wheel_ships_configs_tools_and_model_index_in_mim(wheel):
 
 
 def test_pins_have_one_source():
-    """requirements/stack.txt is followed by setup.py's `stack` extra and README's table."""
+    """requirements/stack.txt is followed by setup.py's `stack` extra and the table of
+    docs/get_started.md."""
     pins = {}
     with open(osp.join(ROOT, 'requirements', 'stack.txt')) as f:
         for line in f:
@@ -60,8 +61,8 @@ def test_pins_have_one_source():
             if line:
                 name, _, version = re.match(r'([A-Za-z0-9_.-]+)(={2,3}|>=|)(.*)', line).groups()
                 pins[name] = version
-    readme = open(osp.join(ROOT, 'README.md')).read()
-    table = readme[readme.index('| package | version |') :]
+    page = open(osp.join(ROOT, 'docs', 'get_started.md')).read()
+    table = page[page.index('| package | version |') :]
     table = table[: table.index('\n\n')]
     for name in (
         'torch',
@@ -74,7 +75,9 @@ def test_pins_have_one_source():
     ):
         assert pins[name], name
         row = next(r for r in table.splitlines() if name in r.split('|')[1])
-        assert pins[name] in row, f'README lists {row!r}, requirements/stack.txt {pins[name]}'
+        assert pins[name] in row, (
+            f'docs/get_started.md lists {row!r}, requirements/stack.txt {pins[name]}'
+        )
     setup = open(osp.join(ROOT, 'setup.py')).read()
     assert "requirements('stack')" in setup
     script = open(osp.join(ROOT, 'tools', 'setup_env.sh')).read()

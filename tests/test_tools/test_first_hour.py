@@ -3,7 +3,6 @@ users run them, errors that name the fix early, options that fit the shipped con
 
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 
@@ -194,21 +193,6 @@ def test_toy_tta_scales_fit_the_toy_model():
     lo, hi = cfg.model.data_preprocessor.batch_augments[0]['random_size_range']
     assert tuple(cfg.img_scale) in [tuple(s) for s in scales]
     assert all(lo <= s[0] <= hi and lo <= s[1] <= hi for s in scales), scales
-
-
-def test_readme_python_snippets_run():
-    text = open(osp.join(ROOT, 'README.md')).read()
-    blocks = re.findall(r'```python\n(.*?)```', text, flags=re.S)
-    assert len(blocks) >= 3
-    for code in blocks:
-        exec(compile(code, 'README.md', 'exec'), {})
-
-
-def test_readme_says_how_to_use_the_environment():
-    text = open(osp.join(ROOT, 'README.md')).read()
-    quick = text[text.index('## Quick start') : text.index('## Installation')]
-    assert 'source .venv/bin/activate' in quick and '.venv/bin/python' in quick
-    assert 'smoke run' in text.lower()
 
 
 def test_cpu_peak_memory_is_quiet():

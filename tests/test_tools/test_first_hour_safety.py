@@ -109,12 +109,6 @@ def test_collector_never_overwrites_docs_by_default(tmp_path, monkeypatch):
     assert 'the published page' not in (root / 'docs' / 'toy_comparison.md').read_text()
 
 
-def test_readme_collect_example_writes_under_work_dirs():
-    text = open(osp.join(ROOT, 'README.md')).read()
-    lines = [ln for ln in text.splitlines() if ln.startswith('python tools/collect_grid.py')]
-    assert lines and all('docs/' not in ln and 'configs/' not in ln for ln in lines), lines
-
-
 # ------------------------------------------------------------------ train.py: a run is what it says
 class Reached(Exception):
     """Raised where train.py would build its runner: every check before it has passed."""
