@@ -6,8 +6,9 @@ attention backbones in the mmdet, mmseg and mmpretrain registries, and allowlist
 checkpoint types for torch's safe loader.
 
 Where things live: ``models/attention`` (ELA and its peers), ``models/backbones`` (upstream
-backbones that take them), ``ops`` (fused ops and their C++ kernels, ``ops/csrc``),
-``datasets`` (the toy data generator), ``utils`` (helpers of the tools).
+backbones that take them), ``models/insertion`` (``WithAttention``: any other backbone or neck),
+``ops`` (fused ops, their C++ kernels in ``ops/csrc`` and Triton kernels in ``ops/triton``),
+``datasets`` (the toy data and miniature real-layout copies), ``utils`` (helpers of the tools).
 """
 
 from .models import *  # noqa: F401,F403

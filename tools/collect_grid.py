@@ -532,7 +532,7 @@ def main() -> int:
         for p in update_metafiles(rows, metric, manifest, machine, date, args.root):
             print(
                 f'updated {osp.relpath(p, args.root)}; '
-                'run tools/misc/metafile.py for the README table'
+                'run tools/misc/metafile.py --zoo for docs/model_zoo.md'
             )
     return 0
 

@@ -1,4 +1,9 @@
-"""Fused operations of the strip-attention modules (ELA, CA) and their compiled kernels."""
+"""Fused operations of the attention modules and their kernels.
+
+``strip_attention`` (ELA, CA: pooling, gating, ``select_path``), ``dwconv_gn_sigmoid`` (ELA's strip
+operator), ``channel_gate`` (SE, ECA), ``cbam_gates`` (CBAM), ``recompute`` (the memory-lean
+backward: the input rebuilt from its producer), ``ext_loader`` (the compiled CPU kernels of
+``csrc/``) and ``triton`` (the CUDA kernels, opt-in with ``ELA_MM_TRITON=1``)."""
 
 import os
 

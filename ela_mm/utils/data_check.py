@@ -10,9 +10,9 @@ from mmengine.config import Config
 
 DATA_DOCS = {
     'toy_voc': 'python tools/misc/make_toy_voc.py  (or: make demo)',
-    'coco': 'README.md, section "Datasets" (COCO 2017)',
-    'VOCdevkit': 'README.md, section "Datasets" (Pascal VOC 07+12 / VOC 2012 aug)',
-    'imagenet': 'README.md, section "Datasets" (ImageNet-1k)',
+    'coco': 'docs/user_guides/datasets.md, "COCO 2017"',
+    'VOCdevkit': 'docs/user_guides/datasets.md, "Pascal VOC 07+12 / VOC 2012 aug"',
+    'imagenet': 'docs/user_guides/datasets.md, "ImageNet-1k"',
 }
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: a clone's root, where the configs' relative data paths (data/...) usually live
@@ -192,7 +192,7 @@ def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
     for key, p, root, what in _paths(cfg, loaders or LOADERS):
         if not p or '://' in p or osp.exists(p):
             continue
-        hint = next((v for k, v in DATA_DOCS.items() if k in p), 'README.md, "Datasets"')
+        hint = next((v for k, v in DATA_DOCS.items() if k in p), 'docs/user_guides/datasets.md')
         year = _missing_voc_year(p)
         if year:
             raise FileNotFoundError(
@@ -201,7 +201,7 @@ def check_data(cfg: Config, loaders: Optional[List[str]] = None) -> None:
                 f'(make_toy_voc.py) has only VOC2007, so regenerating it does not help. Use a '
                 f'toy config (configs/toy/), or make a miniature VOC 07+12 tree '
                 f'(python tools/misc/make_miniature.py --out data/miniature, then --data-root '
-                f'data/miniature/VOCdevkit), or download VOC2012 (README.md, "Datasets")'
+                f'data/miniature/VOCdevkit), or download VOC2012 (docs/user_guides/datasets.md)'
             )
         where = ''
         if not osp.isabs(p):
