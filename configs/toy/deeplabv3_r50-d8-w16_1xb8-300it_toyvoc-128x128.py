@@ -66,7 +66,11 @@ val_dataloader = dict(
     num_workers=2,
     dataset=dict(ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline, **toy_dataset),
 )
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    dataset=dict(ann_file='ImageSets/Segmentation/test.txt', pipeline=test_pipeline, **toy_dataset),
+)
 
 max_iters = 300
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.01))
@@ -75,6 +79,7 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=90, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # the batch this learning rate was tuned for
 default_hooks = dict(checkpoint=dict(interval=150, max_keep_ckpts=2), logger=dict(interval=20))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # drawings (--show-dir): the masks at half opacity over the image (upstream: 0.8 hides the
