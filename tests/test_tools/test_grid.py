@@ -36,12 +36,22 @@ def cfg(name):
     return osp.join(ROOT, 'configs', 'toy', f'{name}.py')
 
 
-def fake_run(grid, name, seed, metrics):
-    """A run folder as tools/test.py leaves it: test/<timestamp>/<timestamp>.json."""
+def fake_run(grid, name, seed, metrics, config_hash=None):
+    """A run folder as tools/train.py and tools/test.py leave it: run.json (what was trained,
+    when ``config_hash`` is given) and test/<timestamp>/<timestamp>.json."""
     d = osp.join(grid, name, f'seed{seed}', 'test', '20260101_000000')
     os.makedirs(d)
     with open(osp.join(d, '20260101_000000.json'), 'w') as f:
         json.dump(metrics, f)
+    if config_hash is not None:
+        with open(osp.join(grid, name, f'seed{seed}', 'run.json'), 'w') as f:
+            json.dump(dict(config_hash=config_hash, seed=seed), f)
+
+
+def current_hash(name):
+    from ela_mm.utils.model_index import expected_hash, load_model_index
+
+    return expected_hash(next(m for m in load_model_index(ROOT) if m['Name'] == name))
 
 
 # ---- run_grid: what every mode would run
@@ -343,7 +353,7 @@ def test_collector_writes_metafiles_of_measured_rows_only(tmp_path):
     shutil.copy(osp.join(ROOT, 'model-index.yml'), root)
     grid = str(tmp_path / 'g')
     for seed, v in ELA_V.items():
-        fake_run(grid, ELA_T, seed, {'pascal_voc/mAP': v})
+        fake_run(grid, ELA_T, seed, {'pascal_voc/mAP': v}, config_hash=current_hash(ELA_T))
     with open(osp.join(grid, 'grid.json'), 'w') as f:
         json.dump(dict(schedule=None, seeds=[0, 1, 2]), f)
     meta = root / 'configs' / 'toy' / 'metafile.yml'
@@ -367,10 +377,42 @@ def test_collector_writes_metafiles_of_measured_rows_only(tmp_path):
     assert ela['Results'][0]['Training']['Seeds'] == [0, 1, 2]
     assert ela['Results'][0]['Training']['Machine'] == 'M'
     assert ela['Results'][0]['Training']['Schedule'] == 'as in the config'
+    assert ela['Results'][0]['Training']['Config hash'] == current_hash(ELA_T)
     assert before[ELA_T] != ela
     for name, m in models.items():  # rows not in this grid keep what they had, measured or not
         if name != ELA_T:
             assert m == before[name], name
+
+
+@pytest.mark.parametrize('recorded', [None, 'f00f00f00f00', 'mixed'])
+def test_collector_never_publishes_a_run_of_another_config(tmp_path, recorded):
+    """Runs without a record of their config, of a config that has changed since, or seeds of
+    different configs are not written into the metafiles (nor tabulated as one row)."""
+    root = tmp_path / 'root'
+    shutil.copytree(osp.join(ROOT, 'configs'), root / 'configs')
+    shutil.copy(osp.join(ROOT, 'model-index.yml'), root)
+    grid = str(tmp_path / 'g')
+    for seed, v in ELA_V.items():
+        h = current_hash(ELA_T) if recorded == 'mixed' and seed else recorded
+        fake_run(grid, ELA_T, seed, {'pascal_voc/mAP': v}, config_hash=h)
+    before = (root / 'configs' / 'toy' / 'metafile.yml').read_text()
+    out = tool(
+        'collect_grid.py',
+        grid,
+        '--no-cost',
+        '--update-metafiles',
+        '--root',
+        str(root),
+        check=False,
+    )
+    assert out.returncode != 0
+    why = {
+        None: 'no config hash recorded',
+        'f00f00f00f00': 'the config changed since the run (hash f00f00f00f00)',
+        'mixed': 'ran different configs',
+    }[recorded]
+    assert why in out.stderr
+    assert (root / 'configs' / 'toy' / 'metafile.yml').read_text() == before
 
 
 def test_collector_refuses_a_folder_without_runs(tmp_path):
