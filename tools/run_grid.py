@@ -5,7 +5,7 @@
         [--gpus N] [--partition P] [--dry-run] [--data-root DIR] [--cfg-options k=v ...]
 
 BASELINE names the family by its plain config (model-index.yml), e.g. yolox_nano_8xb8-300e_voc0712
-or yolox_nano_1xb8-24e_toyvoc; the family is every config of the index that is the same recipe
+or yolox_nano_1xb16-24e_toyvoc; the family is every config of the index that is the same recipe
 with an attention module, and ``--attentions`` picks some by their metafile ``Attention``.
 Each run gets ``<grid-dir>/<config>/seed<k>``; ``tools/collect_grid.py <grid-dir>`` tabulates.
 

@@ -11,7 +11,7 @@ only the weights that fit), a resumed run gets the ``--schedule`` it was started
 
 The config's ``default_scope`` (mmdet, mmseg, mmpretrain) decides which library's registries,
 datasets and metrics are used. ela_mm is imported here, so configs need no custom_imports.
-Multi-GPU / multi-node: tools/dist_train.sh, tools/slurm_train.sh (see README).
+Multi-GPU / multi-node: tools/dist_train.sh, tools/slurm_train.sh (docs/user_guides/train_test.md).
 """
 
 import argparse

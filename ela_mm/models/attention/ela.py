@@ -7,7 +7,7 @@ No official code exists; this module follows the PyTorch listing of the paper's 
 1D conv and ONE GroupNorm applied to both strips (``shared=True``). ``shared=False`` gives each
 direction its own, as the paper's equations write F_h and F_w. timm (>= 1.0.23) ships a different
 design under the same name (``timm.layers.EfficientLocalAttn``): a conv and a norm per direction,
-GroupNorm with one group, and a SiLU before the sigmoid; see README, "ELA".
+GroupNorm with one group, and a SiLU before the sigmoid; see docs/user_guides/attention_modules.md.
 
 ELA pools ``x`` into two strips (mean over W and mean over H), runs each through the 1D conv
 along its spatial axis, GroupNorm and a sigmoid, and gates ``x`` by both:
