@@ -96,7 +96,8 @@ def config_path(name: str) -> str:
 
         _base_ = __import__('ela_mm').config_path('yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py')
 
-    (mmengine evaluates the ``_base_`` expression; ``ela_mm::`` does not work, see docs/user_guides/downstream.md)."""
+    (mmengine evaluates the ``_base_`` expression; ``ela_mm::`` does not work, see
+    docs/user_guides/downstream.md)."""
     dirs = config_dirs()
     for d in dirs:
         if osp.isfile(osp.join(d, name)):
