@@ -33,8 +33,8 @@ seg)
     PICTURES="predicted masks (ground truth left)"
     ;;
 cls)
-    CONFIG=configs/toy/resnet18-ela-b_1xb32-8e_toycls-64x64.py
-    WHAT="ResNet-18 + ELA-B, 8 epochs of the toy object crops at batch 32, 64x64 px"
+    CONFIG=configs/toy/resnet18-ela-b_1xb32-6e_toycls-64x64.py
+    WHAT="ResNet-18 + ELA-B, 6 epochs of the toy object crops (708 iterations of batch 32), 64x64 px"
     METRIC='accuracy/top1'
     MIN=${MIN_SCORE:-90}
     LAYER=backbone.layer4.1.attention
