@@ -263,6 +263,20 @@ def read_stamp(out: str) -> Optional[dict]:
         return json.load(f)
 
 
+def _is_earlier_toy_set(root: str) -> bool:
+    """A toy set of the first generator (no stamp): its val list was its test list and its
+    annotations name toy classes only."""
+    main = osp.join(root, 'ImageSets', 'Main')
+    try:
+        with open(osp.join(main, 'val.txt')) as f, open(osp.join(main, 'test.txt')) as g:
+            val, test = f.read().split(), g.read().split()
+        first = ET.parse(osp.join(root, 'Annotations', f'{test[0]}.xml')).getroot()
+    except (OSError, IndexError, ET.ParseError):
+        return False
+    names = {o.findtext('name') for o in first.iter('object')}
+    return val == test and names <= {n for n, _ in TOY_CLASSES}
+
+
 def generate(
     out: str,
     num_train: int = DEFAULT_SPLITS['num_train'],
@@ -281,8 +295,9 @@ def generate(
     if num_val is None:
         num_val = (num_test + 1) // 2
     root, cls_root = osp.join(out, 'VOC2007'), osp.join(out, 'classification')
+    ours = read_stamp(out) is not None or _is_earlier_toy_set(root)
     for folder in (root, cls_root):
-        if osp.isdir(folder) and read_stamp(out) is None:
+        if osp.isdir(folder) and not ours:
             raise FileExistsError(
                 f'{folder} exists and was not written by the toy generator (no {STAMP} beside '
                 f'it): choose another --out, or remove that folder yourself'

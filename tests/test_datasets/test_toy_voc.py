@@ -168,6 +168,19 @@ def test_regenerating_replaces_the_old_set(tmp_path):
     assert read_stamp(out) == stamp_of(3, 1, 2, 1)
 
 
+def test_a_toy_set_of_the_first_generator_is_replaced(tmp_path):
+    """The first generator wrote no stamp (its val list was its test list): a user who ran an
+    earlier demo gets the current set, not a refusal."""
+    out = str(tmp_path)
+    generate(out, num_train=4, num_test=2, num_val=2, seed=0)
+    main = osp.join(out, 'VOC2007/ImageSets/Main')
+    with open(osp.join(main, 'test.txt')) as f, open(osp.join(main, 'val.txt'), 'w') as g:
+        g.write(f.read())  # as the first generator wrote it
+    os.remove(osp.join(out, 'toy_voc.json'))
+    generate(out, num_train=3, num_test=2, seed=1)
+    assert len(os.listdir(osp.join(out, 'VOC2007/JPEGImages'))) == 3 + 1 + 2
+
+
 def test_a_folder_it_did_not_write_is_left_alone(tmp_path):
     mine = tmp_path / 'VOC2007' / 'JPEGImages'
     mine.mkdir(parents=True)
