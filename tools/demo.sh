@@ -8,6 +8,8 @@
 #   TASK=seg bash tools/demo.sh   # DeepLabV3 + ELA-B (mIoU)
 #   TASK=cls bash tools/demo.sh   # ResNet-18 + ELA-B (top-1 accuracy)
 #   SEED=3 bash tools/demo.sh     # another training seed
+#   SCHEDULE=1e bash tools/demo.sh  # a smoke run: the schedule shortened (tools/train.py
+#                                   # --schedule); its score is not comparable and no floor holds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-${VENV:-.venv}/bin/python}
@@ -47,6 +49,11 @@ cls)
 esac
 NAME=$(basename "$CONFIG" .py)
 WORK=work_dirs/demo/$NAME
+SCHEDULE=${SCHEDULE:-}
+if [ -n "$SCHEDULE" ]; then
+    WORK=$WORK-$SCHEDULE
+    echo "[demo] SCHEDULE=$SCHEDULE: a shortened smoke run; the score floor does not apply"
+fi
 
 "$PY" tools/misc/make_toy_voc.py --out data/toy_voc --seed 0 --if-needed
 
@@ -76,7 +83,7 @@ echo "[demo] will run: tools/train.py $CONFIG (seed $SEED; $WHAT), then tools/te
 rm -f "$WORK/last_checkpoint"
 START=$(date +%s)
 run training "$WORK/train.log" "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" \
-    --cfg-options randomness.seed="$SEED"
+    ${SCHEDULE:+--schedule "$SCHEDULE"} --cfg-options randomness.seed="$SEED"
 CKPT=$(cat "$WORK/last_checkpoint")
 echo "[demo] training took $(($(date +%s) - START)) s"
 
@@ -117,7 +124,7 @@ else:
 PYEOF
 echo "[demo] pictures: $PICTURES in ${DRAWN:-$WORK/test}; attention map and Grad-CAM in" \
     "$WORK/attention.png (what each panel shows: $WORK/attention.json)"
-if ! awk -v s="$SCORE" -v m="$MIN" 'BEGIN { exit !(s >= m) }'; then
+if [ -z "$SCHEDULE" ] && ! awk -v s="$SCORE" -v m="$MIN" 'BEGIN { exit !(s >= m) }'; then
     echo "[demo] FAILED: $METRIC $SCORE is below the demo's floor $MIN (the lowest published" \
         "seed's score with a margin). Look at the loss curve in $WORK/train.log (did it fall" \
         "and stay finite?), at the pictures above, and compare with the published per-seed" \

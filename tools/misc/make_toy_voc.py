@@ -37,7 +37,15 @@ def main() -> None:
     from ela_mm.datasets.toy_voc import generate, read_stamp, stamp_of
 
     want = stamp_of(args.num_train, args.num_val, args.num_test, args.seed)
-    if args.if_needed and read_stamp(args.out) == want:
+    complete = all(  # a set cut short (interrupted, or files removed) is made again
+        osp.isfile(osp.join(args.out, sub, 'test.txt'))
+        for sub in (
+            'VOC2007/ImageSets/Main',
+            'VOC2007/ImageSets/Segmentation',
+            'classification/meta',
+        )
+    )
+    if args.if_needed and complete and read_stamp(args.out) == want:
         print(f'toy VOC dataset in {args.out} is current ({want})')
         return
     try:
