@@ -72,28 +72,25 @@ train_dataloader = dict(
         ),
     ),
 )
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    dataset=dict(
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='VOC2007/ImageSets/Main/val.txt',
-        data_prefix=dict(sub_data_root='VOC2007/'),
-        pipeline=test_pipeline,
-    ),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    dataset=dict(
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='VOC2007/ImageSets/Main/test.txt',
-        data_prefix=dict(sub_data_root='VOC2007/'),
-        pipeline=test_pipeline,
-    ),
-)
+
+
+def _evaluated(split):
+    """The dataloader of an evaluated split (val or test), over upstream's VOC dataset."""
+    return dict(
+        batch_size=8,
+        num_workers=2,
+        dataset=dict(
+            data_root=data_root,
+            metainfo=metainfo,
+            ann_file=f'VOC2007/ImageSets/Main/{split}.txt',
+            data_prefix=dict(sub_data_root='VOC2007/'),
+            pipeline=test_pipeline,
+        ),
+    )
+
+
+val_dataloader = _evaluated('val')
+test_dataloader = _evaluated('test')
 
 # ---- schedule: 24 epochs of 100 iterations, batch 16, SGD (upstream's momentum, Nesterov and
 # weight decay) at a learning rate of 0.04 (upstream: 0.01 for batch 64 over 300 epochs; a short
