@@ -195,6 +195,7 @@ def main() -> None:
         write_run_record(cfg, args)
     runner = build_runner(cfg)
     runner.train()
+    del runner  # its DDP wrapper holds the process group: release it first
     close_distributed()
 
 

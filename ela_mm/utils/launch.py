@@ -304,6 +304,9 @@ def close_distributed() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        import gc
+
+        gc.collect()  # a released DDP wrapper's reducer goes before the group it holds
         dist.barrier()
         dist.destroy_process_group()
 
