@@ -79,6 +79,14 @@ def ext_calls(monkeypatch):
     return spy.calls
 
 
+def _run_folder(tmp_path_factory) -> 'os.PathLike':
+    """A folder of this test run that every xdist worker of the run shares (the parent of the
+    workers' own folders), and only this run: a wheel or data set of an earlier run is never
+    picked up."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
+
+
 def source_copy(dst: str) -> str:
     """A private copy of the source tree at ``dst`` (tracked files and new files git does not
     ignore): packaging builds write build/, *.egg-info and ela_mm/.mim, and two of them in the
@@ -104,12 +112,29 @@ def _source_copy_fixture():
 
 
 @pytest.fixture(scope='session')
+def toy_voc(tmp_path_factory) -> str:
+    """A small toy VOC set (8 train, 4 test images, seed 0) made once per test run and shared by
+    the test workers: tests never depend on a ``data/toy_voc`` a demo may have left in the
+    clone (CI's fresh clone has none). Read it, never write into it."""
+    from filelock import FileLock
+
+    from ela_mm.datasets.toy_voc import generate, read_stamp
+
+    shared = _run_folder(tmp_path_factory)
+    out = shared / 'toy_voc'
+    with FileLock(str(shared / 'toy_voc.lock')):
+        if read_stamp(str(out)) is None:  # the stamp is written last: a finished set
+            generate(str(out), num_train=8, num_test=4, seed=0)
+    return str(out)
+
+
+@pytest.fixture(scope='session')
 def wheel_path(tmp_path_factory) -> str:
     """ela_mm's wheel, built once per test run as pip builds it (without the extension: its
     files are what the tests check) from a copy of the tree; the test workers share it."""
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp().parent  # common to all xdist workers of this run
+    shared = _run_folder(tmp_path_factory)
     with FileLock(str(shared / 'ela_mm-wheel.lock')):
         found = glob.glob(str(shared / 'ela_mm-wheel' / '*.whl'))
         if found:

@@ -188,7 +188,9 @@ def other_variant(tmp_path_factory):
     return str(path)
 
 
-def test_load_from_another_variant_stops_before_anything_is_built(train_main, other_variant):
+def test_load_from_another_variant_stops_before_anything_is_built(
+    train_main, other_variant, toy_voc
+):
     with pytest.raises(SystemExit) as e:
         train_main(TOY_DET, '--cfg-options', f'load_from={other_variant}')
     msg = str(e.value)
@@ -198,8 +200,15 @@ def test_load_from_another_variant_stops_before_anything_is_built(train_main, ot
     assert 'add --allow-partial-load' in msg
     with pytest.raises(SystemExit, match='To resume, use the config of that run'):
         train_main(TOY_DET, '--resume', other_variant)
-    with pytest.raises(Reached):  # asked for: goes on to the runner
-        train_main(TOY_DET, '--allow-partial-load', '--cfg-options', f'load_from={other_variant}')
+    with pytest.raises(Reached):  # asked for: goes on to the runner (past the data check)
+        train_main(
+            TOY_DET,
+            '--data-root',
+            toy_voc,
+            '--allow-partial-load',
+            '--cfg-options',
+            f'load_from={other_variant}',
+        )
 
 
 @pytest.mark.parametrize(
