@@ -18,6 +18,8 @@ from torch import Tensor
 
 from ela_mm.ops import Path, cbam_gates, select_path
 
+from .utils import check_positive
+
 
 @MODELS.register_module()
 class CBAM(nn.Module):
@@ -45,11 +47,7 @@ class CBAM(nn.Module):
     ) -> None:
         super().__init__()
         self.lean = lean
-        if in_channels < 1 or reduction < 1:
-            raise ValueError(
-                f'CBAM: in_channels and reduction must be positive, got '
-                f'in_channels={in_channels}, reduction={reduction}'
-            )
+        check_positive('CBAM', in_channels=in_channels, reduction=reduction)
         if spatial_kernel < 1 or spatial_kernel % 2 == 0:
             raise ValueError(
                 f'CBAM: spatial_kernel must be a positive odd number, got {spatial_kernel}'

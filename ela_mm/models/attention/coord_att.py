@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ela_mm.ops import Path, select_path, strip_attention
 
-from .utils import conv_for_compile
+from .utils import check_positive, conv_for_compile
 
 
 @MODELS.register_module()
@@ -52,11 +52,7 @@ class CoordAtt(nn.Module):
         lean: bool = True,
     ) -> None:
         super().__init__()
-        if in_channels < 1 or reduction < 1:
-            raise ValueError(
-                f'CoordAtt: in_channels and reduction must be positive, got '
-                f'in_channels={in_channels}, reduction={reduction}'
-            )
+        check_positive('CoordAtt', in_channels=in_channels, reduction=reduction)
         mip = max(min_channels, in_channels // reduction)
         self.fused = fused
         self.lean = lean

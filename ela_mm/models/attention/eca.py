@@ -17,7 +17,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .utils import channel_gate_forward
+from .utils import channel_gate_forward, check_positive
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -55,11 +55,11 @@ class ECA(nn.Module):
     ) -> None:
         super().__init__()
         self.lean = lean
-        if in_channels < 1:
-            raise ValueError(f'ECA: in_channels must be positive, got {in_channels}')
+        check_positive('ECA', in_channels=in_channels)
         if kernel_size is None:
             kernel_size = eca_kernel_size(in_channels, gamma, b)
-        if kernel_size < 1 or kernel_size % 2 == 0:
+        check_positive('ECA', kernel_size=kernel_size)
+        if kernel_size % 2 == 0:
             raise ValueError(f'ECA: kernel_size must be a positive odd number, got {kernel_size}')
         self.kernel_size = kernel_size
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)

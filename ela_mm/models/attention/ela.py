@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ela_mm.ops import Path, conv_gn_sigmoid, select_path, strip_attention
 
-from .utils import check_divides, conv_for_compile
+from .utils import check_divides, check_positive, conv_for_compile
 
 
 class ELAVariant(NamedTuple):
@@ -96,11 +96,11 @@ class ELA(nn.Module):
             )
         spec = ELA_VARIANTS[key]
         name = f'ELA-{key}'
-        if in_channels < 1:
-            raise ValueError(f'{name}: in_channels must be positive, got {in_channels}')
+        check_positive(name, in_channels=in_channels)
         if kernel_size is None:
             kernel_size = spec.kernel_size
-        if kernel_size < 1 or kernel_size % 2 == 0:
+        check_positive(name, kernel_size=kernel_size)
+        if kernel_size % 2 == 0:
             raise ValueError(
                 f'{name}: kernel_size must be a positive odd number so that the '
                 f"'same' padding k//2 keeps the strip length, got {kernel_size}"
@@ -116,9 +116,11 @@ class ELA(nn.Module):
                 )
             else:
                 conv_groups = in_channels // spec.conv_groups_div
+        check_positive(name, conv_groups=conv_groups)
         check_divides(conv_groups, in_channels, f'{name}: conv_groups', 'conv_groups')
         if num_groups is None:
             num_groups = spec.num_groups
+        check_positive(name, num_groups=num_groups)
         check_divides(num_groups, in_channels, f'{name}: GroupNorm num_groups', 'num_groups')
 
         self.variant = key

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .utils import channel_gate_forward
+from .utils import channel_gate_forward, check_positive
 
 
 @MODELS.register_module()
@@ -36,11 +36,7 @@ class SE(nn.Module):
     def __init__(self, in_channels: int, reduction: int = 16, lean: bool = True) -> None:
         super().__init__()
         self.lean = lean
-        if in_channels < 1 or reduction < 1:
-            raise ValueError(
-                f'SE: in_channels and reduction must be positive, got '
-                f'in_channels={in_channels}, reduction={reduction}'
-            )
+        check_positive('SE', in_channels=in_channels, reduction=reduction)
         squeeze = max(1, in_channels // reduction)
         self.fc1 = nn.Conv2d(in_channels, squeeze, 1)
         self.fc2 = nn.Conv2d(squeeze, in_channels, 1)

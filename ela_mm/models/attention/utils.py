@@ -23,6 +23,29 @@ def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
     return module.forward_reference(x)
 
 
+def check_positive(name: str, **values: int) -> None:
+    """Raise a ``TypeError`` for an argument that is not an integer (``ELA('256')``, ``SE(64.0)``,
+    ``True``) and a ``ValueError`` for one under 1, each naming the module, the argument and the
+    value, before any comparison or layer sees it."""
+    for arg, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            hint = f' (write {arg}={int(value)})' if _is_whole(value) else ''
+            raise TypeError(
+                f'{name}: {arg} must be a positive integer, got {value!r} '
+                f'({type(value).__name__}){hint}'
+            )
+        if value < 1:
+            raise ValueError(f'{name}: {arg} must be a positive integer, got {value}')
+
+
+def _is_whole(value) -> bool:
+    """Whether ``value`` (a string or a float) names a whole number, as ``'256'`` or ``64.0``."""
+    try:
+        return not isinstance(value, bool) and float(value) == int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def check_divides(groups: int, channels: int, what: str, override: str) -> None:
     """Raise a ``ValueError`` naming the problem and the fix when ``groups`` does not divide
     ``channels``. ``what`` describes the groups (e.g. ``'ELA-T: GroupNorm num_groups'``) and

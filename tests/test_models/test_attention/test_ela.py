@@ -127,7 +127,7 @@ def test_ela_overrides_win_over_variant():
         ),
         (dict(in_channels=64, conv_groups=5), r'conv_groups=5 does not divide in_channels=64'),
         (dict(in_channels=64, kernel_size=4), r'kernel_size must be a positive odd number'),
-        (dict(in_channels=0), r'ELA-B: in_channels must be positive, got 0'),
+        (dict(in_channels=0), r'ELA-B: in_channels must be a positive integer, got 0'),
     ],
 )
 def test_ela_bad_input_names_problem_and_fix(kwargs, pattern):

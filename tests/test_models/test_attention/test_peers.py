@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ela_mm import CBAM, ECA, SE, CoordAtt
+from ela_mm import CBAM, ECA, ELA, SE, CoordAtt
 
 
 @pytest.mark.parametrize('C,r', [(64, 16), (256, 16), (24, 8)])
@@ -100,8 +100,8 @@ def test_cbam_matches_reference(randomise):
 @pytest.mark.parametrize(
     'cls,kwargs,pattern',
     [
-        (SE, dict(in_channels=0), 'SE: in_channels and reduction must be positive'),
-        (CoordAtt, dict(in_channels=8, reduction=0), 'CoordAtt: in_channels and reduction'),
+        (SE, dict(in_channels=0), 'SE: in_channels must be a positive integer, got 0'),
+        (CoordAtt, dict(in_channels=8, reduction=0), 'CoordAtt: reduction must be a positive int'),
         (ECA, dict(in_channels=64, kernel_size=4), 'ECA: kernel_size must be a positive odd'),
         (
             CBAM,
@@ -113,3 +113,27 @@ def test_cbam_matches_reference(randomise):
 def test_peer_bad_input(cls, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize('cls', [ELA, SE, ECA, CoordAtt, CBAM])
+@pytest.mark.parametrize(
+    'value,pattern',
+    [
+        (
+            '256',
+            r"in_channels must be a positive integer, got '256' \(str\) \(write in_channels=256\)",
+        ),
+        (
+            64.0,
+            r'in_channels must be a positive integer, got 64.0 \(float\) \(write in_channels=64\)',
+        ),
+        (True, r'in_channels must be a positive integer, got True \(bool\)$'),
+        ('wide', r"in_channels must be a positive integer, got 'wide' \(str\)$"),
+    ],
+)
+def test_channels_that_are_not_an_integer_are_named(cls, value, pattern):
+    """``ELA('256')`` and its kin: a TypeError naming the module and the argument, not a raw
+    comparison error from inside the constructor."""
+    name = 'ELA-B' if cls is ELA else cls.__name__
+    with pytest.raises(TypeError, match=f'^{name}: {pattern}'):
+        cls(value)
