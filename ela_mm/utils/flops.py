@@ -66,5 +66,13 @@ def model_cost(cfg, shape: Optional[Sequence[int]] = None, batch: int = 1) -> di
     h, w = shape or input_size(cfg)
     inputs, samples = synthetic_batch(cfg.default_scope, batch, (h, w), num_classes(cfg))
     with torch.no_grad():
-        flops = count_flops(WithSamples(model, samples), (inputs,))
+        try:
+            flops = count_flops(WithSamples(model, samples), (inputs,))
+        except RuntimeError as e:  # feature maps of the pyramid do not line up at this size
+            up = [-(-v // 32) * 32 for v in (h, w)]
+            raise ValueError(
+                f'input {h} x {w} does not fit {type(model).__name__}: '
+                f'{str(e).splitlines()[0]}. Its feature maps line up only for sizes that its '
+                f'total stride divides (32 for the shipped models): try --shape {up[0]} {up[1]}'
+            ) from None
     return dict(params=count_params(model), shape=(h, w), batch=batch, **flops)

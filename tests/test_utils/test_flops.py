@@ -52,3 +52,14 @@ def test_attention_cost_in_a_whole_model_is_exactly_its_modules():
     assert b['macs'] - a['macs'] == macs
     assert b['elementwise'] - a['elementwise'] == elementwise
     assert count_params(ela) - count_params(plain) == 7 * (64 + 128 + 256)
+
+
+def test_a_size_the_model_cannot_take_is_named_with_one_it_can():
+    """100 x 75 does not line up in YOLOX's feature pyramid: one sentence with the size and a
+    size that works, instead of a tensor-size traceback from inside the neck."""
+    from ela_mm.utils.flops import model_cost
+
+    cfg = load_config(osp.join(ROOT, 'configs/toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py'))
+    with pytest.raises(ValueError, match=r'^input 100 x 75 does not fit YOLOX: .*--shape 128 96$'):
+        model_cost(cfg, (100, 75))
+    assert model_cost(cfg, (128, 96))['shape'] == (128, 96)

@@ -58,7 +58,12 @@ def analyse(config: str, shape=None, batch: int = 1, cfg_options=None) -> dict:
 
 def main() -> None:
     args = parse_args()
-    r = analyse(args.config, args.shape, args.batch, args.cfg_options)
+    if args.shape and min(args.shape) < 1 or args.batch < 1:
+        raise SystemExit(f'--shape {args.shape} / --batch {args.batch}: must be positive')
+    try:
+        r = analyse(args.config, args.shape, args.batch, args.cfg_options)
+    except ValueError as e:
+        raise SystemExit(f'get_model_flops: {e}') from None
     print(f'config:            {args.config}')
     print(f'input:             {r["batch"]} x 3 x {r["shape"][0]} x {r["shape"][1]}')
     print(f'parameters:        {r["params"]:,} ({human(r["params"])})')
