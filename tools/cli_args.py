@@ -2,7 +2,19 @@
 mmengine's DictAction are imported here, so that ``-h`` answers at once (the tools import ela_mm,
 torch and the OpenMMLab libraries after parsing)."""
 
-from mmengine.config import DictAction
+import warnings
+
+#: upstream deprecation notices that precede every tool's output and that no user can act on:
+#: setuptools' pkg_resources notice (mmengine, mmcv import it) and torch's ``torch.cuda.amp``
+#: notices (mmdet, mmengine call the old API). Filtered before mmengine is imported.
+UPSTREAM_NOTICES = (
+    (UserWarning, r'pkg_resources is deprecated as an API'),
+    (FutureWarning, r'`torch\.cuda\.amp\.\w+\(args\.\.\.\)` is deprecated'),
+)
+for _category, _message in UPSTREAM_NOTICES:
+    warnings.filterwarnings('ignore', message=_message, category=_category)
+
+from mmengine.config import DictAction  # noqa: E402
 
 
 def add_common_args(parser) -> None:

@@ -203,3 +203,14 @@ def test_cpu_peak_memory_is_quiet():
     out = run(['-c', code], cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == '4000'
     assert 'gpuGetDeviceCount' not in out.stderr and 'USDT' not in out.stderr
+
+
+def test_known_upstream_notices_do_not_precede_the_result(tmp_path):
+    """setuptools' pkg_resources notice and torch's torch.cuda.amp notices (from mmengine, mmcv,
+    mmdet) are filtered in the tools; the tool's own output is what the user sees first."""
+    env = dict(ENV)
+    env.pop('PYTHONWARNINGS')  # as a user runs it
+    out = run([osp.join(ROOT, 'tools/analysis/get_model_flops.py'), TOY_DET], tmp_path, env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith('config:')
+    assert 'pkg_resources' not in out.stderr and 'torch.cuda.amp' not in out.stderr, out.stderr
