@@ -89,6 +89,8 @@ def threads_per_run(parallel: int) -> int:
 def run_local(runs, lines, parallel: int) -> list:
     """Run the shell lines, ``parallel`` at once, each logging to its run.log; return the
     failed runs with their exit status."""
+    from ela_mm.utils.grid import failure_reason
+
     env = dict(os.environ)
     if parallel > 1:  # split the cores instead of oversubscribing them
         env['OMP_NUM_THREADS'] = str(threads_per_run(parallel))
@@ -118,8 +120,8 @@ def run_local(runs, lines, parallel: int) -> list:
             else:
                 failed.append((run, proc.returncode))
                 print(
-                    f'[grid] FAILED  {run.name} seed {run.seed} (exit {proc.returncode}); '
-                    f'see {run.log}',
+                    f'[grid] FAILED  {run.name} seed {run.seed} (exit {proc.returncode}): '
+                    f'{failure_reason(run.log)}; see {run.log}',
                     flush=True,
                 )
     return failed
@@ -229,8 +231,10 @@ def main() -> int:
     failed = run_local(todo, lines, args.parallel if args.mode == 'local' else 1)
     if failed:
         print(f'[grid] {len(failed)} of {len(todo)} runs failed:')
+        from ela_mm.utils.grid import failure_reason
+
         for r, code in failed:
-            print(f'  {r.name} seed {r.seed}: exit {code}, log {r.log}')
+            print(f'  {r.name} seed {r.seed}: exit {code}: {failure_reason(r.log)} (log {r.log})')
         return 1
     print(
         '[grid] all runs finished; tabulate with: python tools/collect_grid.py '

@@ -40,6 +40,29 @@ class Run(NamedTuple):
         return osp.join(self.work_dir, 'test')
 
 
+def label(attention: str) -> str:
+    """The name of a grid row in messages: 'plain' for the model without attention (the
+    metafiles write 'none'), else the metafile's Attention label."""
+    return 'plain' if attention == 'none' else attention
+
+
+#: a line that says why a run stopped: a Python exception, or a tool's own ``SystemExit`` text
+_REASON = re.compile(r'^(\w+(\.\w+)*(Error|Exception|Interrupt)|SystemExit)\b.*|^\S.*: error: .*')
+
+
+def failure_reason(log: str, lines: int = 400) -> str:
+    """Why the run logging to ``log`` failed, in one line: the last exception line (or argparse
+    error) among its last ``lines`` lines, else its last non-empty line."""
+    try:
+        with open(log, errors='replace') as f:
+            tail = [t.rstrip() for t in f.readlines()[-lines:]]
+    except OSError as e:
+        return f'(no log: {e.strerror})'
+    found = [t for t in tail if _REASON.match(t)]
+    text = found[-1] if found else next((t for t in reversed(tail) if t.strip()), '(empty log)')
+    return text if len(text) <= 600 else text[:597] + '...'
+
+
 def family_configs(root: str, baseline: str, attentions: Optional[Sequence[str]] = None):
     """The model-index entries of the family of the plain config ``baseline``, plain first,
     limited to ``attentions`` (metafile ``Attention`` labels, case-insensitive; 'plain' or
@@ -60,7 +83,7 @@ def family_configs(root: str, baseline: str, attentions: Optional[Sequence[str]]
     if unknown:
         raise ValueError(
             f'attention {", ".join(unknown)} not in the family of {baseline}: it has '
-            f'{", ".join(m["Metadata"]["Attention"] for m in rows)} (plain: none)'
+            f'{", ".join(label(m["Metadata"]["Attention"]) for m in rows)}'
         )
     wanted = {have[a.lower()]['Name'] for a in attentions}
     return [m for m in rows if m['Name'] in wanted]

@@ -6,14 +6,13 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
-
-from ela_mm.datasets.toy_voc import generate
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = 'yolox_nano_1xb16-24e_toyvoc'  # the plain baseline that names the toy detection family
@@ -247,17 +246,19 @@ def test_unknown_family_or_attention_is_named():
     out = tool('run_grid.py', TOY, '--attentions', 'ELA-L', '--dry-run', check=False)
     assert 'attention ELA-L not in the family of ' + TOY in out.stderr
     assert 'ELA-T' in out.stderr and 'CBAM' in out.stderr
+    assert 'it has plain, ' in out.stderr and 'none' not in out.stderr  # the metafiles' word
 
 
-def test_failed_runs_are_reported_with_their_log_and_do_not_stop_the_others(tmp_path):
+def test_failed_runs_are_reported_with_their_reason_and_log_and_do_not_stop_the_others(
+    tmp_path, toy_voc
+):
     grid = str(tmp_path / 'g')
     for name in (SE, ELA_T):  # both resume from a checkpoint that is not one
         w = osp.join(grid, name, 'seed0')
         os.makedirs(w)
         with open(osp.join(w, 'last_checkpoint'), 'w') as f:
             f.write(osp.join(w, 'missing.pth'))
-    data = str(tmp_path / 'toy')  # real data: the runs fail on the checkpoint, nothing earlier
-    generate(data, num_train=2, num_test=2, seed=0)
+    data = toy_voc  # real data: the runs fail on the checkpoint, nothing earlier
     out = tool(
         'run_grid.py',
         TOY,
@@ -275,8 +276,10 @@ def test_failed_runs_are_reported_with_their_log_and_do_not_stop_the_others(tmp_
     assert out.returncode == 1
     for name in (SE, ELA_T):  # the second ran although the first failed
         log = osp.join(grid, name, 'seed0', 'run.log')
-        assert f'[grid] FAILED  {name} seed 0 (exit 1); see {log}' in out.stdout
-        assert f'  {name} seed 0: exit 1, log {log}' in out.stdout
+        why = re.escape(f"--resume '{osp.join(grid, name, 'seed0', 'last_checkpoint')}'")
+        failed = rf'\[grid\] FAILED  {name} seed 0 \(exit 1\): {why}.*missing\.pth'
+        assert re.search(rf'{failed}.*; see {re.escape(log)}', out.stdout), out.stdout
+        assert re.search(rf'  {name} seed 0: exit 1: {why}.* \(log {re.escape(log)}\)', out.stdout)
         assert 'missing.pth' in open(log).read()
     assert '2 of 2 runs failed' in out.stdout
 
@@ -430,9 +433,8 @@ def test_collector_refuses_a_folder_without_runs(tmp_path):
 # ---- one real mini grid: two runs on tiny toy data, run + collect
 
 
-def test_mini_grid_runs_and_collects(tmp_path):
-    data = str(tmp_path / 'toy')
-    generate(data, num_train=8, num_test=4, seed=0)
+def test_mini_grid_runs_and_collects(tmp_path, toy_voc):
+    data = toy_voc
     grid = str(tmp_path / 'g')
     small = [
         'train_dataloader.batch_size=4',
