@@ -1,10 +1,10 @@
 # ResNet-18 on the toy classification set (tools/misc/make_toy_voc.py writes it beside the toy
-# VOC set: every clearly visible object cut out at 64x64 in ImageNet's layout, three shape
-# classes, colour independent of the class): the plain baseline of the toy classification
-# comparison, the real ResNet-18 config (configs/resnet/resnet18_8xb32_in1k.py) with only data,
-# input size and schedule changed. Every toy attention row inherits this file and adds its
-# module exactly as its real config does. Model (ImageNet ResNet-18: 7x7 stem, max-pool, four
-# stages), loss and evaluator (mmpretrain's Accuracy) as the real one.
+# VOC set: every clearly visible object that dominates its crop, cut out at 64x64 in ImageNet's
+# layout, three shape classes, colour independent of the class): the plain baseline of the toy
+# classification comparison, the real ResNet-18 config (configs/resnet/resnet18_8xb32_in1k.py)
+# with only data, input size and schedule changed. Every toy attention row inherits this file and
+# adds its module exactly as its real config does. Model (ImageNet ResNet-18: 7x7 stem, max-pool,
+# four stages), loss and evaluator (mmpretrain's Accuracy) as the real one.
 _base_ = '../resnet/resnet18_8xb32_in1k.py'
 
 from ela_mm.datasets.toy_voc import toy_metainfo  # noqa: E402  (the toy classes)
@@ -19,7 +19,7 @@ data_preprocessor = dict(num_classes=num_classes)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.6, 1.0)),
+    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.8, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
@@ -55,12 +55,13 @@ test_dataloader = dict(
 val_evaluator = dict(type='Accuracy', topk=(1,))
 test_evaluator = val_evaluator
 
-# ---- schedule: 6 epochs of the 3,769 toy training crops at batch 32 (708 iterations, 22,656
-# images), SGD with momentum as the real recipe, a one-epoch linear warm-up and the cosine decay
-# (the real one: 100 epochs, steps at 30/60/90, learning rate 0.1 for batch 256)
-max_epochs = 6
-base_lr = 0.05
-optim_wrapper = dict(optimizer=dict(lr=base_lr, weight_decay=5e-4))
+# ---- schedule: 7 epochs of the 3,037 toy training crops at batch 32 (665 iterations, 21,259
+# images), AdamW (the real recipe: SGD with momentum, 100 epochs, steps at 30/60/90, learning
+# rate 0.1 for batch 256; from scratch in 665 steps SGD at 0.05 reached 80% top-1 where AdamW
+# reaches 97% on the toy val split), a one-epoch linear warm-up and a cosine decay
+max_epochs = 7
+base_lr = 3e-3
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=base_lr, weight_decay=0.05))
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True
@@ -75,7 +76,9 @@ param_scheduler = [
         convert_to_iter_based=True,
     ),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=3)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=32)  # the batch this learning rate was tuned for
-default_hooks = dict(checkpoint=dict(interval=3, max_keep_ckpts=2), logger=dict(interval=20))
+default_hooks = dict(
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1), logger=dict(interval=20)
+)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -214,12 +214,23 @@ def make_image(rng: random.Random, name: str, root: str) -> Tuple[Image.Image, l
 CROP_SIZE = 64
 
 
+#: a crop is written only where the other objects' boxes cover at most this share of it
+MAX_OTHERS_IN_CROP = 0.2
+
+
+def _overlap(a: Tuple[int, int, int, int], b: Tuple[int, int, int, int]) -> int:
+    """The area of the intersection of two ``(x0, y0, x1, y1)`` boxes."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def write_crops(
     img: Image.Image, objects: list, name: str, cls_root: str, split: str, lines: list
 ) -> None:
     """The classification set: every clearly visible object (at least 60% unoccluded, not
-    difficult) cut out square with a margin of context, resized to ``CROP_SIZE``, in ImageNet's
-    layout: ``train/<class>/<image>_<k>.JPEG`` and flat ``val/``, ``test/`` folders, with
+    difficult) that dominates its crop (the other objects' boxes cover at most
+    ``MAX_OTHERS_IN_CROP`` of it: one label per crop, as in ImageNet) cut out square with a
+    margin of context, resized to ``CROP_SIZE``, in ImageNet's layout:
+    ``train/<class>/<image>_<k>.JPEG`` and flat ``val/``, ``test/`` folders, with
     ``meta/<split>.txt`` lines '<path under the split folder> <label>'."""
     classes = [n for n, _ in TOY_CLASSES]
     w, h = img.size
@@ -229,6 +240,9 @@ def write_crops(
         side = int(max(x1 - x0, y1 - y0) * 1.3) + 2
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
         box = (cx - side // 2, cy - side // 2, cx - side // 2 + side, cy - side // 2 + side)
+        others = max((_overlap(box, o[1]) for j, o in enumerate(objects) if j != k), default=0)
+        if others > MAX_OTHERS_IN_CROP * side * side:
+            continue
         crop = img.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BILINEAR)  # outside: black
         rel = f'{cls}/{name}_{k}.JPEG' if split == 'train' else f'{name}_{k}.JPEG'
         os.makedirs(osp.dirname(osp.join(cls_root, split, rel)), exist_ok=True)
@@ -236,8 +250,12 @@ def write_crops(
         lines.append(f'{rel} {classes.index(cls)}')
 
 
-#: bump when the generator's output changes: the stamp tells a stale toy set from a current one
+#: bump when the generator's VOC images, boxes or masks change: the stamp tells a stale toy set
+#: from a current one (detection and segmentation results measured on another are stale)
 GENERATOR_VERSION = 2
+#: bump when only the classification crops change (classification results go stale, the
+#: detection and segmentation ones stay current)
+CROPS_VERSION = 2
 STAMP = 'toy_voc.json'
 #: the split sizes of the published toy set (``make_toy_voc.py`` and the demos use these)
 DEFAULT_SPLITS = dict(num_train=1600, num_val=160, num_test=240)
@@ -247,6 +265,7 @@ def stamp_of(num_train: int, num_val: int, num_test: int, seed: int) -> dict:
     """What a toy set was generated with (written to ``<out>/toy_voc.json``)."""
     return dict(
         generator_version=GENERATOR_VERSION,
+        crops_version=CROPS_VERSION,
         seed=seed,
         num_train=num_train,
         num_val=num_val,

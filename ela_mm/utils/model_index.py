@@ -179,6 +179,8 @@ def data_stamp(cfg) -> Optional[dict]:
     for folder in (root, osp.dirname(osp.normpath(root))):  # data/toy_voc or .../VOC2007
         stamp = read_stamp(folder)
         if stamp is not None:
+            if osp.basename(osp.normpath(root)) != 'classification':  # reads no crops
+                stamp.pop('crops_version', None)
             return stamp
     return None
 
@@ -212,8 +214,10 @@ def result_status(entry: dict) -> str:
         return f'stale: the config changed since it was measured (hash {recorded})'
     data = training.get('Data')
     if data is not None:
-        from ela_mm.datasets.toy_voc import GENERATOR_VERSION
+        from ela_mm.datasets.toy_voc import CROPS_VERSION, GENERATOR_VERSION
 
         if data.get('generator_version') != GENERATOR_VERSION:
             return 'stale: measured on an earlier version of the toy data'
+        if data.get('crops_version', CROPS_VERSION) != CROPS_VERSION:  # recorded where read
+            return 'stale: measured on an earlier version of the toy classification crops'
     return 'current'

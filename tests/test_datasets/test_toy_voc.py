@@ -243,3 +243,27 @@ def test_labels_name_the_drawn_shape(tmp_path):
     fill = {cls: float(np.median(s['fill'])) for cls, s in stats.items()}
     assert hole['bicycle'] >= 0.9 and hole['aeroplane'] <= 0.1 and hole['bird'] <= 0.1, hole
     assert fill['bird'] > 0.72 and 0.4 < fill['aeroplane'] < 0.65, fill
+
+
+def test_a_crop_shows_one_dominant_object(tmp_path):
+    """A classification crop is written for an object that dominates it (one label per crop):
+    not where another object's box covers more than MAX_OTHERS_IN_CROP of the crop, whatever
+    its class; occluded, difficult objects get none."""
+    from ela_mm.datasets.toy_voc import MAX_OTHERS_IN_CROP, write_crops
+
+    img = Image.new('RGB', (200, 200))
+    alone = ('bird', (20, 20, 60, 60), False, 1.0)  # crop square: 54 px around (40, 40)
+    far = ('bicycle', (150, 150, 190, 190), False, 1.0)
+    lines = []
+    write_crops(img, [alone, far], 'a', str(tmp_path), 'val', lines)
+    assert lines == ['a_0.JPEG 2', 'a_1.JPEG 1']
+    for cover, written in ((0.15, True), (0.3, False)):
+        side = int(40 * 1.3) + 2
+        x0 = 40 - side // 2  # another object's box covering `cover` of the crop, in its corner
+        other = ('aeroplane', (x0, x0, x0 + int(side * cover), x0 + side), False, 1.0)
+        lines = []
+        write_crops(img, [alone, other], 'b', str(tmp_path), 'val', lines)
+        assert ('b_0.JPEG 2' in lines) is written, (cover, MAX_OTHERS_IN_CROP, lines)
+    lines = []
+    write_crops(img, [('bird', (20, 20, 60, 60), False, 0.5)], 'c', str(tmp_path), 'val', lines)
+    assert lines == []

@@ -1,6 +1,7 @@
 """The config-name grammar and the model index: one parser for every tool; what a published
 result was measured with, and when it is stale."""
 
+import json
 import os.path as osp
 
 import pytest
@@ -124,7 +125,7 @@ def _measured(path, **training):
 def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
     """A published score is current only for the config it was measured with: editing the
     config file, or the file it inherits from, makes it stale; so does an earlier toy set."""
-    from ela_mm.datasets.toy_voc import GENERATOR_VERSION
+    from ela_mm.datasets.toy_voc import CROPS_VERSION, GENERATOR_VERSION
     from ela_mm.utils.model_index import expected_hash, result_status
 
     base = tmp_path / 'yolox_nano_1xb16-24e_toyvoc.py'
@@ -148,9 +149,33 @@ def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
     assert result_status(entry).startswith('stale: the config changed')
     entry['Results'][0]['Training']['Config hash'] = expected_hash(entry)
     assert result_status(entry) == 'current'
+    # a change of the classification crops alone: stale only where the crops were read
+    entry['Results'][0]['Training']['Data'] = dict(data, crops_version=CROPS_VERSION - 1)
+    assert result_status(entry) == (
+        'stale: measured on an earlier version of the toy classification crops'
+    )
+    entry['Results'][0]['Training']['Data'] = dict(data, crops_version=CROPS_VERSION)
+    assert result_status(entry) == 'current'
     entry['Results'][0]['Training']['Data'] = dict(data, generator_version=GENERATOR_VERSION - 1)
     assert result_status(entry) == 'stale: measured on an earlier version of the toy data'
     del entry['Results'][0]['Training']['Config hash']
     assert 'no config hash recorded' in result_status(entry)
     entry['Metadata']['Status'] = 'not yet trained'
     assert result_status(entry) == 'not measured'
+
+
+def test_the_data_record_names_the_crops_only_where_a_config_reads_them(tmp_path):
+    """A detection or segmentation result does not go stale when only the classification
+    crops change: its record carries the crops' version only for configs that read them."""
+    from mmengine import Config
+
+    from ela_mm.datasets.toy_voc import CROPS_VERSION, STAMP, stamp_of
+    from ela_mm.utils.model_index import data_stamp
+
+    (tmp_path / STAMP).write_text(json.dumps(stamp_of(8, 2, 4, 0)))
+    (tmp_path / 'VOC2007').mkdir()
+    (tmp_path / 'classification').mkdir()
+    det = data_stamp(Config(dict(data_root=f'{tmp_path}/VOC2007/')))
+    cls = data_stamp(Config(dict(data_root=f'{tmp_path}/classification')))
+    assert 'crops_version' not in det and det['num_train'] == 8
+    assert cls['crops_version'] == CROPS_VERSION and dict(cls, crops_version=0) != det
