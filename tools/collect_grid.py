@@ -93,7 +93,7 @@ def mark_stale(rows, schedule) -> None:
 
 def collect(grid_dir: str, root: str, metric=None):
     """``(rows, metric, unfinished)``: one row per config with its per-seed values, plain first."""
-    from ela_mm.utils.grid import find_runs
+    from ela_mm.utils.grid import find_runs, label
     from ela_mm.utils.model_index import load_model_index, parse_config_name
     from ela_mm.utils.results import read_test_metrics
 
@@ -145,7 +145,7 @@ def collect(grid_dir: str, root: str, metric=None):
         rows.append(
             dict(
                 name=name,
-                attention='plain' if attention == 'none' else attention,
+                attention=label(attention),
                 values=values,
                 entry=entry,
                 config_hash=hashes.pop(),
