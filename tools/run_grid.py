@@ -88,7 +88,7 @@ def threads_per_run(parallel: int) -> int:
 
 def run_local(runs, lines, parallel: int) -> list:
     """Run the shell lines, ``parallel`` at once, each logging to its run.log; return the
-    failed runs with their exit status."""
+    failed runs with their exit status and the reason their log gives."""
     from ela_mm.utils.grid import failure_reason
 
     env = dict(os.environ)
@@ -118,10 +118,11 @@ def run_local(runs, lines, parallel: int) -> list:
             if proc.returncode == 0:
                 print(f'[grid] done    {run.name} seed {run.seed} in {took:.0f} s', flush=True)
             else:
-                failed.append((run, proc.returncode))
+                why = failure_reason(run.log)
+                failed.append((run, proc.returncode, why))
                 print(
                     f'[grid] FAILED  {run.name} seed {run.seed} (exit {proc.returncode}): '
-                    f'{failure_reason(run.log)}; see {run.log}',
+                    f'{why}; see {run.log}',
                     flush=True,
                 )
     return failed
@@ -231,10 +232,8 @@ def main() -> int:
     failed = run_local(todo, lines, args.parallel if args.mode == 'local' else 1)
     if failed:
         print(f'[grid] {len(failed)} of {len(todo)} runs failed:')
-        from ela_mm.utils.grid import failure_reason
-
-        for r, code in failed:
-            print(f'  {r.name} seed {r.seed}: exit {code}: {failure_reason(r.log)} (log {r.log})')
+        for r, code, why in failed:
+            print(f'  {r.name} seed {r.seed}: exit {code}: {why} (log {r.log})')
         return 1
     print(
         '[grid] all runs finished; tabulate with: python tools/collect_grid.py '
