@@ -61,6 +61,8 @@ class CBAM(nn.Module):
         self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
+            return self.forward_reference(x)
         params = list(self.parameters())
         if select_path(x, params, self.lean) is Path.FUSED:
             return cbam_gates(x, self.channel_gate, self.spatial_gate, params)

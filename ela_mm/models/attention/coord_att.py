@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ela_mm.ops import Path, select_path, strip_attention
 
-from .utils import check_positive, conv_for_compile
+from .utils import PointwiseConv2d, check_positive
 
 
 @MODELS.register_module()
@@ -56,12 +56,14 @@ class CoordAtt(nn.Module):
         mip = max(min_channels, in_channels // reduction)
         self.fused = fused
         self.lean = lean
-        self.conv1 = nn.Conv2d(in_channels, mip, 1)
+        self.conv1 = PointwiseConv2d(in_channels, mip, 1)
         self.bn1 = nn.BatchNorm2d(mip)
-        self.conv_h = nn.Conv2d(mip, in_channels, 1)
-        self.conv_w = nn.Conv2d(mip, in_channels, 1)
+        self.conv_h = PointwiseConv2d(mip, in_channels, 1)
+        self.conv_w = PointwiseConv2d(mip, in_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
+            return self.forward_reference(x)
         params = list(self.parameters())
         path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
@@ -77,7 +79,7 @@ class CoordAtt(nn.Module):
         """The attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means."""
         h = z_h.shape[-1]
         y = torch.cat([z_h, z_w], dim=2).unsqueeze(-1)  # (N, C, H + W, 1)
-        y = F.hardswish(self.bn1(conv_for_compile(y, self.conv1)))
-        a_h = conv_for_compile(y[:, :, :h], self.conv_h).sigmoid().squeeze(-1)
-        a_w = conv_for_compile(y[:, :, h:], self.conv_w).sigmoid().squeeze(-1)
+        y = F.hardswish(self.bn1(self.conv1(y)))
+        a_h = self.conv_h(y[:, :, :h]).sigmoid().squeeze(-1)
+        a_w = self.conv_w(y[:, :, h:]).sigmoid().squeeze(-1)
         return a_h, a_w

@@ -13,6 +13,7 @@ adaptive rule (its Eq. 12, as timm's ``EcaModule`` does); the authors' layer tak
 import math
 from typing import Optional
 
+import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
@@ -65,6 +66,8 @@ class ECA(nn.Module):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
+            return self.forward_reference(x)
         return channel_gate_forward(self, x)
 
     def gate(self, s: Tensor) -> Tensor:

@@ -18,13 +18,14 @@ along its spatial axis, GroupNorm and a sigmoid, and gates ``x`` by both:
 
 from typing import Dict, NamedTuple, Optional, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
 from ela_mm.ops import Path, conv_gn_sigmoid, select_path, strip_attention
 
-from .utils import check_divides, check_positive, conv_for_compile
+from .utils import StripConv1d, check_divides, check_positive
 
 
 class ELAVariant(NamedTuple):
@@ -133,7 +134,7 @@ class ELA(nn.Module):
         self.lean = lean
 
         def conv() -> nn.Conv1d:
-            return nn.Conv1d(
+            return StripConv1d(
                 in_channels,
                 in_channels,
                 kernel_size,
@@ -157,6 +158,8 @@ class ELA(nn.Module):
         return (self.conv_h, self.gn_h), (self.conv_w, self.gn_w)
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
+            return self.forward_reference(x)
         params = list(self.parameters())
         path = select_path(x, params, self.fused)
         if path is Path.REFERENCE:
@@ -165,10 +168,13 @@ class ELA(nn.Module):
 
     def forward_reference(self, x: Tensor) -> Tensor:
         """What ELA computes, in plain PyTorch ops (the paper's Figure 4 listing)."""
-        (conv_h, gn_h), (conv_w, gn_w) = self._directions()
-        a_h = gn_h(conv_for_compile(x.mean(dim=3), conv_h)).sigmoid()  # (N, C, H)
-        a_w = gn_w(conv_for_compile(x.mean(dim=2), conv_w)).sigmoid()  # (N, C, W)
-        return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
+        if hasattr(self, 'conv'):  # shared (hasattr, not self.shared: TorchScript resolves it)
+            a_h = self.gn(self.conv(x.mean(dim=3)))  # (N, C, H)
+            a_w = self.gn(self.conv(x.mean(dim=2)))  # (N, C, W)
+        else:
+            a_h = self.gn_h(self.conv_h(x.mean(dim=3)))
+            a_w = self.gn_w(self.conv_w(x.mean(dim=2)))
+        return x * a_h.sigmoid().unsqueeze(-1) * a_w.sigmoid().unsqueeze(-2)
 
     def attend(self, z_h: Tensor, z_w: Tensor) -> Tuple[Tensor, Tensor]:
         """The attention strips a_h (N, C, H) and a_w (N, C, W) from the strip means, through

@@ -8,6 +8,7 @@ FC C -> C/r with bias, ReLU, FC C/r -> C with bias, sigmoid; the FCs are 1x1 con
 timm's ``SEModule``. The squeeze width is ``max(1, C // r)`` so that narrow layers keep one unit.
 """
 
+import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
@@ -42,6 +43,8 @@ class SE(nn.Module):
         self.fc2 = nn.Conv2d(squeeze, in_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
+            return self.forward_reference(x)
         return channel_gate_forward(self, x)
 
     def gate(self, s: Tensor) -> Tensor:

@@ -61,15 +61,15 @@ def check_divides(groups: int, channels: int, what: str, override: str) -> None:
 
 def conv_for_compile(z: Tensor, conv: nn.Module) -> Tensor:
     """``conv(z)`` for a 1D convolution with 'same' padding, or a 1x1 2D convolution, written
-    without a convolution op while ``torch.compile`` traces (eager: ``conv(z)`` itself).
+    without a convolution op while ``torch.compile`` traces (eager: the convolution itself).
 
     Inductor's convolution-backward lowering fixes the input length of a graph, so a compiled
     module whose input size changes (YOLOX's multi-scale training) would be compiled again for
     every size; k shifted products (1D) or an einsum (1x1) keep the graph dynamic. Same values
     to float rounding."""
-    if not torch.compiler.is_compiling():
-        return conv(z)
     w, groups = conv.weight, conv.groups
+    if not torch.compiler.is_compiling():
+        return conv._conv_forward(z, w, conv.bias)
     if w.dim() == 4:  # 1x1 Conv2d
         out = torch.einsum('nchw,oc->nohw', z, w[:, :, 0, 0])
         return out if conv.bias is None else out + conv.bias[None, :, None, None]
@@ -85,3 +85,24 @@ def conv_for_compile(z: Tensor, conv: nn.Module) -> Tensor:
             torch.einsum('ngil,goi->ngol', zg[..., j : j + length], wg[..., j]) for j in range(k)
         ).reshape(n, out_c, length)
     return out if conv.bias is None else out + conv.bias[None, :, None]
+
+
+class StripConv1d(nn.Conv1d):
+    """``nn.Conv1d`` ('same' padding) of the attention strips, whose graph under
+    ``torch.compile`` stays dynamic in the strip length (:func:`conv_for_compile`); eager and
+    TorchScript run the convolution itself. Same parameters and state-dict keys as ``nn.Conv1d``."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return self._conv_forward(z, self.weight, self.bias)
+        return conv_for_compile(z, self)
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1x1 ``nn.Conv2d`` whose graph under ``torch.compile`` stays dynamic in the input size
+    (:func:`conv_for_compile`); eager and TorchScript run the convolution itself."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return self._conv_forward(z, self.weight, self.bias)
+        return conv_for_compile(z, self)
