@@ -65,9 +65,11 @@ def main() -> None:
     from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint
     from ela_mm.utils.data_check import check_data
     from ela_mm.utils.launch import build_runner, close_distributed, setup_config
+    from ela_mm.utils.validate import check_attention_args
 
     ckpt = read_checkpoint(args.checkpoint)  # a missing or unreadable file fails here, early
     cfg = setup_config(args)
+    check_attention_args(cfg, args.config)
     if int(os.environ.get('RANK', 0)) == 0:
         print(kernels_in_use(), flush=True)
     cfg.load_from = args.checkpoint

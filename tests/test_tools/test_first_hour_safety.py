@@ -298,3 +298,41 @@ def test_voc0712_config_on_a_voc2007_only_tree_names_the_missing_year(tmp_path):
     with pytest.raises(FileNotFoundError, match='holds VOC2007 but no VOC2012') as e:
         check_data(cfg, ['train_dataloader'])
     assert 'regenerating it does not help' in str(e.value) and 'make_miniature' in str(e.value)
+
+
+RTMDET_ELA = osp.join(ROOT, 'configs/rtmdet/rtmdet_tiny-ela-t_8xb32-300e_coco.py')
+
+
+@pytest.mark.parametrize(
+    'option,pattern',
+    [
+        ('attention.0.afer=stage4', r"attention.0.afer: an entry takes no key 'afer' \(did you "),
+        ('host=CSPNext', r"host: host 'CSPNext' is in no registry"),
+        ('attention.0.cfg=ela_tt', r"attention.0.cfg: unknown attention 'ela_tt' \(did you mean "),
+        ('attention.0.cfg.type=ELAA', r"attention.0.cfg.type: 'ELAA' is not registered \(did you"),
+        ('attention.0.cfg.varient=T', r"attention.0.cfg.varient: ELA takes no argument 'varient'"),
+        ('attention.0.after=3', r'attention.0.after: a dotted module path or pattern'),
+        ('attention.0.channels=2.5', r'attention.0.channels: an int or \{module path: int\}'),
+        ('probe_size=0', r'probe_size: an int or \(H, W\) in pixels, got 0'),
+    ],
+)
+def test_with_attention_arguments_are_checked_before_the_build(train_main, option, pattern):
+    with pytest.raises(SystemExit, match=f'nothing was built:\n  model.backbone.{pattern}'):
+        train_main(RTMDET_ELA, '--cfg-options', f'model.backbone.{option}')
+
+
+def test_with_attention_entry_without_after_or_host_is_named():
+    from ela_mm.utils.validate import attention_problems
+
+    model = dict(backbone=dict(type='WithAttention', attention=[dict(cfg='ela_t')]))
+    problems = attention_problems(model)
+    assert problems[0].startswith('model.backbone.host: WithAttention needs host=<the backbone')
+    assert problems[1].startswith("model.backbone.attention.0: no 'after'; an entry is dict(")
+    assert attention_problems(dict(type='WithAttention', host='CSPNeXt', attention='ela')) == [
+        "model.attention: a list of entries such as [dict(cfg=dict(type='ELA', variant='T'), "
+        "after='stage[2-4].-1')], got 'ela'"
+    ]
+    # the shipped WithAttention configs pass
+    from ela_mm.utils.config import load_config
+
+    assert attention_problems(load_config(RTMDET_ELA).model) == []
