@@ -27,8 +27,8 @@ det)
     PICTURES="predictions (boxes scoring >= 0.3, with class and score; ground truth left)"
     ;;
 seg)
-    CONFIG=configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128.py
-    WHAT="DeepLabV3 R50-D8 (1/4 width) + ELA-B, 300 iterations of batch 8 at 128x128 crops"
+    CONFIG=configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-3000it_toyvoc-128x128.py
+    WHAT="DeepLabV3 R50-D8 (1/4 width) + ELA-B, 3,000 iterations of batch 8 at 128x128 crops (24,000 crops)"
     METRIC='mIoU'
     MIN=${MIN_SCORE:-10}
     LAYER=backbone.layer4.2.ela

@@ -14,7 +14,7 @@ import torch
 from ela_mm.datasets.toy_voc import generate
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOY_SEG = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16_1xb8-300it_toyvoc-128x128.py')
+TOY_SEG = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16_1xb8-3000it_toyvoc-128x128.py')
 ENV = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
 for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
     ENV.pop(k, None)

@@ -155,7 +155,7 @@ def test_mmseg_stock_tools_train_resume_test(installed, toy):
     with open(cfg, 'w') as f:
         f.write(
             "_base_ = __import__('ela_mm').config_path(\n"
-            "    'toy/deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128.py')\n"
+            "    'toy/deeplabv3_r50-d8-w16-ela-b_1xb8-3000it_toyvoc-128x128.py')\n"
             "model = dict(backbone=dict(plugins=[dict(cfg=dict(type='ELA', variant='T'),\n"
             "    stages=(True, True, True, True), position='after_conv3')]))\n"
             "data_root = 'data/toy_voc/VOC2007'\n"

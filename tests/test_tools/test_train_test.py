@@ -338,7 +338,7 @@ def test_resume_without_a_checkpoint_says_it_starts_from_scratch(trained, toy_vo
 
 def test_segmentation_train_test_show_dir(toy_voc, tmp_path):
     """The same tools on the DeepLabV3 toy config: mmseg's IoUMetric, drawings in the work dir."""
-    base = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128.py')
+    base = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-3000it_toyvoc-128x128.py')
     cfg = tmp_path / 'seg.py'
     cfg.write_text(
         '\n'.join(

@@ -35,8 +35,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
             ConfigName('mobilenet-v2', 'ELA-S', '8xb32', None, 'in1k', None),
         ),
         (
-            'deeplabv3_r50-d8-w16-ela-b_1xb8-300it_toyvoc-128x128',
-            ConfigName('deeplabv3_r50-d8-w16', 'ELA-B', '1xb8', '300it', 'toyvoc', '128x128'),
+            'deeplabv3_r50-d8-w16-ela-b_1xb8-3000it_toyvoc-128x128',
+            ConfigName('deeplabv3_r50-d8-w16', 'ELA-B', '1xb8', '3000it', 'toyvoc', '128x128'),
         ),
     ],
 )

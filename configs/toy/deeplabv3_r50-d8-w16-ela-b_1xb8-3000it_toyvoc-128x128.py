@@ -2,7 +2,7 @@
 # toy plain baseline plus ELA-B, inserted as in
 # configs/deeplabv3/deeplabv3_r50-d8-ela-b_4xb4-20k_voc12aug-512x512.py: after conv3 of every
 # Bottleneck (after its last BatchNorm, before the residual addition) in all four stages.
-_base_ = './deeplabv3_r50-d8-w16_1xb8-300it_toyvoc-128x128.py'
+_base_ = './deeplabv3_r50-d8-w16_1xb8-3000it_toyvoc-128x128.py'
 
 model = dict(
     backbone=dict(
