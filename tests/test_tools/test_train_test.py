@@ -371,15 +371,33 @@ def test_segmentation_train_test_show_dir(toy_voc, tmp_path):
             't',
             '--show-dir',
             'shown',
+            '--out',
+            'preds.pkl',
         ],
         cwd=str(tmp_path),
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'mIoU' in out.stdout + out.stderr
+    # --out: the masks a user needs (uint8), no per-class logits, and its size said
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 4 and all('seg_logits' not in p for p in preds)
+    for p in preds:
+        h, w = p['ori_shape']
+        assert p['pred_sem_seg']['data'].dtype == torch.uint8
+        assert tuple(p['pred_sem_seg']['data'].shape) == (1, h, w)
+        assert tuple(p['gt_sem_seg']['data'].shape) == (1, h, w)
+    size = osp.getsize(tmp_path / 'preds.pkl') / 2**20
+    assert (
+        'preds.pkl: predicted and ground-truth masks (uint8) and metadata, no logits, '
+        f'{size:.1f} MiB' in out.stdout
+    )
     drawn = glob.glob(str(tmp_path / 't' / 'shown' / '**' / '*.png'), recursive=True)
     assert len(drawn) == 4 and not (tmp_path / 'shown').exists()
-    assert f'drawings of the predictions written to {osp.join("t", "shown")}' in out.stdout
+    folder = osp.join('t', 'shown', 'vis_data', 'vis_image')  # the folder printed holds them
+    assert f'drawings of the predictions written to {folder} ' in out.stdout
+    assert sorted(drawn) == sorted(glob.glob(str(tmp_path / folder / '*.png')))
     import numpy as np
     from PIL import Image
 
