@@ -21,6 +21,9 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.8, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    # the toy shapes are axis-aligned (a triangle's apex on any of the four sides): a vertical
+    # flip keeps the class and the distribution
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
