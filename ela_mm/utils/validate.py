@@ -51,6 +51,12 @@ _ENTRY_KEYS = ('cfg', 'after', 'name', 'channels')
 _EXAMPLE = "dict(cfg=dict(type='ELA', variant='T'), after='stage[2-4].-1')"
 
 
+def _did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``''``."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f' (did you mean {close[0]!r}?)' if close else ''
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -97,11 +103,9 @@ def _with_attention_problems(where: str, d: dict) -> List[str]:
             continue
         for k in entry:
             if k not in _ENTRY_KEYS:
-                close = difflib.get_close_matches(k, _ENTRY_KEYS, n=1)
                 problems.append(
-                    f'{at}.{k}: an entry takes no key {k!r}'
-                    + (f' (did you mean {close[0]!r}?)' if close else '')
-                    + f'; its keys: {", ".join(_ENTRY_KEYS)}'
+                    f'{at}.{k}: an entry takes no key {k!r}{_did_you_mean(k, _ENTRY_KEYS)}; '
+                    f'its keys: {", ".join(_ENTRY_KEYS)}'
                 )
         for k in ('cfg', 'after'):
             if k not in entry:
@@ -114,14 +118,11 @@ def _with_attention_problems(where: str, d: dict) -> List[str]:
             )
         cfg = entry.get('cfg')
         if isinstance(cfg, str):
-            if cfg.lower().replace('-', '_') not in ATTENTIONS:
-                close = difflib.get_close_matches(
-                    cfg.lower().replace('-', '_'), list(ATTENTIONS), n=1
-                )
+            key = cfg.lower().replace('-', '_')
+            if key not in ATTENTIONS:
                 problems.append(
-                    f'{at}.cfg: unknown attention {cfg!r}'
-                    + (f' (did you mean {close[0]!r}?)' if close else '')
-                    + f'; known: {", ".join(sorted(ATTENTIONS))}, or a config dict with type'
+                    f'{at}.cfg: unknown attention {cfg!r}{_did_you_mean(key, ATTENTIONS)}; '
+                    f'known: {", ".join(sorted(ATTENTIONS))}, or a config dict with type'
                 )
         elif isinstance(cfg, dict):
             t = cfg.get('type')
@@ -161,11 +162,9 @@ def attention_problems(model_cfg, key: str = 'model') -> List[str]:
                 if arg in ('type', 'in_channels'):
                     continue
                 if arg not in params:
-                    close = difflib.get_close_matches(arg, known, n=1)
                     problems.append(
-                        f'{where}.{arg}: {t} takes no argument {arg!r}'
-                        + (f' (did you mean {close[0]!r}?)' if close else '')
-                        + f'; its arguments: {", ".join(known)}'
+                        f'{where}.{arg}: {t} takes no argument {arg!r}{_did_you_mean(arg, known)}'
+                        f'; its arguments: {", ".join(known)}'
                     )
                 elif arg == 'variant':
                     if str(value).upper() not in ('T', 'B', 'S', 'L'):

@@ -87,22 +87,22 @@ def conv_for_compile(z: Tensor, conv: nn.Module) -> Tensor:
     return out if conv.bias is None else out + conv.bias[None, :, None]
 
 
-class StripConv1d(nn.Conv1d):
+class _DynamicUnderCompile:
+    """The forward of :class:`StripConv1d` and :class:`PointwiseConv2d`: the convolution itself
+    in eager mode and TorchScript, :func:`conv_for_compile` under ``torch.compile``."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return self._conv_forward(z, self.weight, self.bias)
+        return conv_for_compile(z, self)
+
+
+class StripConv1d(_DynamicUnderCompile, nn.Conv1d):
     """``nn.Conv1d`` ('same' padding) of the attention strips, whose graph under
     ``torch.compile`` stays dynamic in the strip length (:func:`conv_for_compile`); eager and
     TorchScript run the convolution itself. Same parameters and state-dict keys as ``nn.Conv1d``."""
 
-    def forward(self, z: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            return self._conv_forward(z, self.weight, self.bias)
-        return conv_for_compile(z, self)
 
-
-class PointwiseConv2d(nn.Conv2d):
+class PointwiseConv2d(_DynamicUnderCompile, nn.Conv2d):
     """A 1x1 ``nn.Conv2d`` whose graph under ``torch.compile`` stays dynamic in the input size
     (:func:`conv_for_compile`); eager and TorchScript run the convolution itself."""
-
-    def forward(self, z: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            return self._conv_forward(z, self.weight, self.bias)
-        return conv_for_compile(z, self)
