@@ -445,6 +445,8 @@ def main() -> int:
     sys.path.insert(0, ROOT)
     import time
 
+    import cli_args  # noqa: F401  (filters the known upstream notices before mmengine is imported)
+
     import ela_mm  # noqa: F401
     from ela_mm.utils.report import machine as detect_machine
 

@@ -131,6 +131,8 @@ def run_local(runs, lines, parallel: int) -> list:
 def main() -> int:
     args = parse_args()  # before the heavy imports: -h answers at once
     sys.path.insert(0, ROOT)
+    import cli_args  # noqa: F401  (filters the known upstream notices)
+
     from ela_mm.utils.grid import (
         command,
         family_configs,

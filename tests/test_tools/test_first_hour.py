@@ -205,12 +205,26 @@ def test_cpu_peak_memory_is_quiet():
     assert 'gpuGetDeviceCount' not in out.stderr and 'USDT' not in out.stderr
 
 
-def test_known_upstream_notices_do_not_precede_the_result(tmp_path):
+@pytest.mark.parametrize('tool', ['get_model_flops', 'collect_grid', 'metafile'])
+def test_known_upstream_notices_do_not_precede_the_result(tool, tmp_path, source_copy):
     """setuptools' pkg_resources notice and torch's torch.cuda.amp notices (from mmengine, mmcv,
     mmdet) are filtered in the tools; the tool's own output is what the user sees first."""
     env = dict(ENV)
     env.pop('PYTHONWARNINGS')  # as a user runs it
-    out = run([osp.join(ROOT, 'tools/analysis/get_model_flops.py'), TOY_DET], tmp_path, env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.startswith('config:')
+    if tool == 'get_model_flops':
+        out = run([osp.join(ROOT, 'tools/analysis/get_model_flops.py'), TOY_DET], tmp_path, env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.startswith('config:')
+    elif tool == 'collect_grid':  # two finished runs: it reads the config they ran
+        from test_first_hour_safety import PLAIN, fake_grid
+
+        fake_grid(str(tmp_path / 'grid'), PLAIN, {0: 0.5, 1: 0.6}, dict(schedule=None))
+        args = [osp.join(ROOT, 'tools/collect_grid.py'), str(tmp_path / 'grid'), '--no-cost']
+        out = run(args, tmp_path, env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.startswith('| attention |')
+    else:  # --zoo writes docs/model_zoo.md under its own tree: a private copy's
+        copy = source_copy(str(tmp_path / 'src'))
+        out = run([osp.join(copy, 'tools/misc/metafile.py'), '--zoo'], tmp_path, env)
+        assert out.returncode == 0, out.stderr[-2000:]
     assert 'pkg_resources' not in out.stderr and 'torch.cuda.amp' not in out.stderr, out.stderr

@@ -48,6 +48,9 @@ if __name__ == '__main__':
 
 import torch  # noqa: E402
 
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
+import cli_args  # noqa: E402,F401  (filters the known upstream notices)
+
 import ela_mm  # noqa: E402,F401
 from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt  # noqa: E402
 from ela_mm.utils.config import build_model, load_config  # noqa: E402

@@ -369,6 +369,8 @@ def main(argv=None) -> int:
     start = time.time()
     deadline = start + args.budget
     sys.path.insert(0, ROOT)
+    sys.path.append(osp.join(ROOT, 'tools'))  # for cli_args
+    import cli_args  # noqa: F401  (filters the known upstream notices)
     import triton
 
     from ela_mm.ops import kernels_in_use

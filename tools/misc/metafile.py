@@ -40,6 +40,9 @@ def parse_args():
 if __name__ == '__main__':
     parse_args()  # before the heavy imports: -h and bad options answer at once
 
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
+import cli_args  # noqa: E402,F401  (filters the known upstream notices before mmengine is imported)
+
 from ela_mm.utils.config import build_model, count_params, load_config  # noqa: E402
 from ela_mm.utils.model_index import (  # noqa: E402
     ATTENTION_SUFFIXES,
