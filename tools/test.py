@@ -138,7 +138,11 @@ def main() -> None:
     if args.show_dir:
         print(
             f'drawings of the predictions written to {drawn_to(cfg, runner, args.show_dir)} '
-            f'(ground truth left, prediction right)'
+            + (
+                '(class names and scores written on each image)'
+                if cfg.get('default_scope') == 'mmpretrain'
+                else '(ground truth left, prediction right)'
+            )
         )
 
 

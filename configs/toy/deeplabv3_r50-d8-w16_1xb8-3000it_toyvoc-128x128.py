@@ -8,7 +8,7 @@
 #   size:     smaller crops (the toy images are small) and a quarter of the channels (stem and
 #             base width; the heads follow), no pretrained download. At full width R50-D8 costs
 #             ~0.25 s per 64x64 sample here and still predicted (almost) only background after a
-#             few hundred iterations (README, "Toy segmentation").
+#             few hundred iterations (docs/toy_comparison.md).
 #   scale:    the toy images (128-192 px) are resized to 384 px before the random rescale (0.5-1x)
 #             and the 128 px crop, and tested at 384 px: the thin ring outlines and small objects
 #             then span several output pixels of the stride-8 head (at their own scale the ring
