@@ -175,6 +175,14 @@ def smoke_run(config: str, data_root: str, schedule: str, metric: str, tmp: str)
     return cfg, opts, ckpt
 
 
+def tree_root(roots: Dict[str, str], config: str) -> str:
+    """The miniature tree a config reads (ela_mm.datasets.miniature.CONFIG_TREES), from the
+    roots ``generate_miniature`` returned."""
+    from ela_mm.datasets.miniature import CONFIG_TREES
+
+    return roots[next(t for end, t in CONFIG_TREES.items() if config.endswith(end))]
+
+
 def checkpoint_classes(ckpt: str) -> List[str]:
     """The class names the runner stored in a checkpoint's meta."""
     import torch

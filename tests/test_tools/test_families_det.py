@@ -19,18 +19,18 @@ from families import (
     lookup,
     smoke_options,
     smoke_run,
+    tree_root,
 )
 
 from ela_mm.datasets.miniature import generate_miniature
 from ela_mm.utils.config import load_config
 
-#: config -> (tree, metric, dataset class whose names the checkpoint must hold)
+#: config -> (metric, dataset class whose names the checkpoint must hold)
 FAMILIES = {
-    'yolox/yolox_nano-ela-t_8xb8-300e_coco.py': ('coco', 'coco/bbox_mAP', 'CocoDataset'),
-    'yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py': ('voc0712', 'pascal_voc/mAP', 'VOCDataset'),
-    'rtmdet/rtmdet_tiny-ela-t_8xb32-300e_coco.py': ('coco', 'coco/bbox_mAP', 'CocoDataset'),
+    'yolox/yolox_nano-ela-t_8xb8-300e_coco.py': ('coco/bbox_mAP', 'CocoDataset'),
+    'yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py': ('pascal_voc/mAP', 'VOCDataset'),
+    'rtmdet/rtmdet_tiny-ela-t_8xb32-300e_coco.py': ('coco/bbox_mAP', 'CocoDataset'),
     'faster_rcnn/faster-rcnn_r50_fpn-ela-b_8xb2-1x_coco.py': (
-        'coco',
         'coco/bbox_mAP',
         'CocoDataset',
     ),
@@ -49,14 +49,15 @@ def test_detection_family_end_to_end(config, mini, tmp_path):
     import mmdet.datasets
     from mmdet.apis import inference_detector, init_detector
 
-    tree, metric, dataset = FAMILIES[config]
-    cfg, opts, ckpt = smoke_run(config, mini[tree], '2e', metric, str(tmp_path))
+    metric, dataset = FAMILIES[config]
+    root = tree_root(mini, config)
+    cfg, opts, ckpt = smoke_run(config, root, '2e', metric, str(tmp_path))
     classes = list(getattr(mmdet.datasets, dataset).METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes
 
     model = init_detector(cfg.filename, ckpt, device='cpu', cfg_options=opts)
     assert list(model.dataset_meta['classes']) == classes  # read from the checkpoint
-    result = inference_detector(model, image_of(mini[tree]))
+    result = inference_detector(model, image_of(root))
     pred = result.pred_instances
     assert pred.bboxes.shape[1] == 4 and len(pred.scores) == len(pred.labels) == len(pred.bboxes)
     assert all(0 <= int(label) < len(classes) for label in pred.labels)

@@ -6,7 +6,7 @@ from the checkpoint (issue #21). Overrides: schedule, batch, workers, image scal
 weights (families.py)."""
 
 import pytest
-from families import checkpoint_classes, image_of, smoke_run
+from families import checkpoint_classes, image_of, smoke_run, tree_root
 from mmengine.registry import DefaultScope
 
 from ela_mm.datasets.miniature import generate_miniature
@@ -31,13 +31,13 @@ def test_segmentation_family_end_to_end(config, mini, tmp_path):
     from mmseg.datasets import PascalVOCDataset
     from PIL import Image
 
-    cfg, opts, ckpt = smoke_run(config, mini['voc12aug'], '2it', 'mIoU', str(tmp_path))
+    cfg, opts, ckpt = smoke_run(config, tree_root(mini, config), '2it', 'mIoU', str(tmp_path))
     classes = list(PascalVOCDataset.METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes
 
     model = init_model(cfg.filename, ckpt, device='cpu', cfg_options=opts)
     assert list(model.dataset_meta['classes']) == classes  # read from the checkpoint
-    image = image_of(mini['voc12aug'])
+    image = image_of(tree_root(mini, config))
     mask = inference_model(model, image).pred_sem_seg.data
     width, height = Image.open(image).size
     assert tuple(mask.shape) == (1, height, width)
@@ -52,7 +52,8 @@ def test_classification_family_end_to_end(config, mini, tmp_path):
     from mmpretrain import ImageClassificationInferencer
     from mmpretrain.datasets import ImageNet
 
-    cfg, opts, ckpt = smoke_run(config, mini['imagenet'], '2e', 'accuracy/top1', str(tmp_path))
+    root = tree_root(mini, config)
+    cfg, opts, ckpt = smoke_run(config, root, '2e', 'accuracy/top1', str(tmp_path))
     classes = list(ImageNet.METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes
 
@@ -61,7 +62,7 @@ def test_classification_family_end_to_end(config, mini, tmp_path):
     # init_model above, in this process, left at 'mmseg'; a fresh process has none)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         inferencer = ImageClassificationInferencer(model=cfg, pretrained=ckpt, device='cpu')
-        result = inferencer(image_of(mini['imagenet']))[0]
+        result = inferencer(image_of(root))[0]
     assert list(inferencer.classes) == classes  # read from the checkpoint
     assert result['pred_scores'].shape == (len(classes),)
     assert result['pred_class'] == classes[result['pred_label']]
