@@ -95,11 +95,13 @@ def cbam_gates(
     channel_fn: Callable[[Tensor, Tensor], Tensor],
     spatial_fn: Callable[[Tensor], Tensor],
     params: Sequence[Tensor],
+    lean: bool = True,
 ) -> Tensor:
     """``y1 * spatial_fn([mean_c(y1); amax_c(y1)])`` with
-    ``y1 = x * channel_fn(mean_hw(x), amax_hw(x))`` for training: keeps x's producer tensors (a
-    recognised producer) or ``x``, plus the gates and their graphs (N x C and N x 2 x H x W).
+    ``y1 = x * channel_fn(mean_hw(x), amax_hw(x))`` for training: keeps x's producer tensors
+    (``lean`` and a recognised producer) or ``x``, plus the gates and their graphs (N x C and
+    N x 2 x H x W).
     ``channel_fn`` maps the two pooled ``(N, C, 1, 1)`` descriptors to the ``(N, C, 1, 1)`` gate,
     ``spatial_fn`` the ``(N, 2, H, W)`` maps to the ``(N, 1, H, W)`` gate; ``params``: every
     tensor they use that may need a gradient."""
-    return _CBAMGates.apply(x, channel_fn, spatial_fn, source_or_keep(x), *params)
+    return _CBAMGates.apply(x, channel_fn, spatial_fn, source_or_keep(x, lean), *params)

@@ -53,10 +53,13 @@ class _ChannelGate(torch.autograd.Function):
 
 
 def channel_gate(
-    x: Tensor, gate_fn: Callable[[Tensor], Tensor], params: Sequence[Tensor]
+    x: Tensor,
+    gate_fn: Callable[[Tensor], Tensor],
+    params: Sequence[Tensor],
+    lean: bool = True,
 ) -> Tensor:
     """``x * gate_fn(x.mean((2, 3), keepdim=True))`` for training: keeps x's producer tensors
-    (a recognised producer) or ``x``, plus the N x C gate and its graph.
+    (``lean`` and a recognised producer) or ``x``, plus the N x C gate and its graph.
     ``gate_fn`` maps the pooled ``(N, C, 1, 1)`` tensor to the ``(N, C, 1, 1)`` gate; ``params``:
     every tensor it uses that may need a gradient."""
-    return _ChannelGate.apply(x, gate_fn, source_or_keep(x), *params)
+    return _ChannelGate.apply(x, gate_fn, source_or_keep(x, lean), *params)

@@ -1,6 +1,6 @@
 """ELA's strip operator: ``sigmoid(GroupNorm(conv1d(z)))`` on strips z (N, C, L).
 
-:func:`conv_gn_sigmoid` always returns the result. For a depthwise conv on CPU tensors of one
+:func:`dwconv_gn_sigmoid` always returns the result. For a depthwise conv on CPU tensors of one
 dtype (ELA-T and ELA-B), with the compiled extension loaded and outside autocast, it runs the C++
 kernels: forward in one pass (inference keeps nothing), and with autograd one node whose backward
 takes two passes instead of autograd through a conv, a GroupNorm and a sigmoid. Everywhere else
@@ -15,7 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from .ext_loader import ext
 
-__all__ = ['conv_gn_sigmoid']
+__all__ = ['dwconv_gn_sigmoid', 'conv_gn_sigmoid']
 
 
 class _DwConvGNSigmoid(torch.autograd.Function):
@@ -54,7 +54,7 @@ def _use_kernel(z: Tensor, weight: Tensor, groups: int, gn: nn.GroupNorm) -> boo
     )
 
 
-def conv_gn_sigmoid(z: Tensor, weight: Tensor, groups: int, gn: nn.GroupNorm) -> Tensor:
+def dwconv_gn_sigmoid(z: Tensor, weight: Tensor, groups: int, gn: nn.GroupNorm) -> Tensor:
     """``sigmoid(gn(F.conv1d(z, weight, padding=k // 2, groups=groups)))``.
 
     Args:
@@ -77,3 +77,7 @@ def conv_gn_sigmoid(z: Tensor, weight: Tensor, groups: int, gn: nn.GroupNorm) ->
         z.unsqueeze(-1), weight.unsqueeze(-1), padding=(weight.shape[-1] // 2, 0), groups=groups
     ).squeeze(-1)
     return F.group_norm(u, gn.num_groups, gn.weight, gn.bias, gn.eps).sigmoid()
+
+
+#: the earlier name of :func:`dwconv_gn_sigmoid` (kept: ``from ela_mm.ops import conv_gn_sigmoid``)
+conv_gn_sigmoid = dwconv_gn_sigmoid

@@ -96,9 +96,10 @@ def _identity(x: Tensor) -> Tensor:
     return x
 
 
-def source_or_keep(x: Tensor) -> Rebuild:
-    """:func:`rebuild_source`, or, when x's producer is not recognised, ``x`` itself kept."""
-    source = rebuild_source(x)
+def source_or_keep(x: Tensor, lean: bool = True) -> Rebuild:
+    """:func:`rebuild_source` (with ``lean``), or ``x`` itself kept: when x's producer is not
+    recognised, or ``lean=False``."""
+    source = rebuild_source(x) if lean else None
     return Rebuild((x,), _identity) if source is None else source
 
 

@@ -6,15 +6,13 @@ small layers, and gate ``x`` by both. Only the pooling and the gating touch full
 Written naively they make four full passes forward, keep ``x * a_h`` for backward, and three
 more passes plus a gradient accumulation backward.
 
-:func:`select_path` is the one place that decides how a module's forward runs:
-
-* ``Path.REFERENCE``: the module's plain PyTorch expression (``forward_reference``), for
-  tracing, scripting, ``torch.compile``/``export``, ONNX export and ``fused=False``;
-* ``Path.FUSED``: :func:`strip_attention`'s custom autograd function (training): one read of
-  ``x`` for both means, ``attend`` on the small strips with its graph recorded, one pass to
-  write ``y``; only ``x``, ``a_h`` and ``a_w`` are saved; backward reads ``grad`` and ``x`` once
-  for the strip gradients and writes the complete input gradient in one more pass;
-* ``Path.INFERENCE``: the same passes without any graph.
+The module's path (:mod:`.path`: reference, fused or inference) is chosen by
+:func:`ela_mm.ops.path.select_path`. On the fused path, :func:`strip_attention`'s custom
+autograd function makes one read of ``x`` for both means, runs ``attend`` on the small strips
+with its graph recorded and makes one pass to write ``y``; only ``x`` (or its producer's
+tensors), ``a_h`` and ``a_w`` are saved; backward reads ``grad`` and ``x`` once for the strip
+gradients and writes the complete input gradient in one more pass. The inference path makes
+the same passes without any graph.
 
 Every op here returns a tensor: the Triton kernels of :mod:`ela_mm.ops.triton` for CUDA tensors
 when switched on (``ELA_MM_TRITON=1``, opt-in), the C++ kernel for contiguous NCHW CPU tensors
@@ -22,8 +20,7 @@ when the extension is loaded, the same maths in PyTorch ops otherwise (CUDA by d
 channels_last or strided CPU tensors, no extension).
 """
 
-from enum import Enum
-from typing import Callable, Iterable, Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -31,45 +28,19 @@ from torch.autograd.function import once_differentiable
 
 from . import triton as tk
 from .ext_loader import ext
+from .path import Path, cpu_kernel
 from .recompute import rebuild, rebuild_source
 
 Attend = Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]
 
-__all__ = ['Path', 'select_path', 'strip_attention', 'strip_pool', 'strip_gate']
-
-
-class Path(Enum):
-    """How a strip-attention module's forward runs (see the module docstring)."""
-
-    REFERENCE = 'reference'
-    FUSED = 'fused'
-    INFERENCE = 'inference'
-
-
-def select_path(x: Tensor, params: Iterable[Tensor], fused: bool = True) -> Path:
-    """The path for input ``x`` of a module with parameters ``params`` (see :class:`Path`)."""
-    if (
-        not fused
-        or torch.jit.is_scripting()
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
-        or torch.onnx.is_in_onnx_export()
-    ):
-        return Path.REFERENCE
-    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-        return Path.FUSED
-    return Path.INFERENCE
-
-
-def _kernel(x: Tensor) -> bool:
-    return ext is not None and x.device.type == 'cpu' and x.is_contiguous()
+__all__ = ['strip_attention', 'strip_pool', 'strip_gate']
 
 
 def strip_pool(x: Tensor) -> Tuple[Tensor, Tensor]:
     """``(x.mean(3), x.mean(2))``: the strips z_h (N, C, H) and z_w (N, C, W), in one read."""
     if tk.use(x):
         return tk.strip_pool(x)
-    if _kernel(x):
+    if cpu_kernel(x):
         z_h, z_w = ext.strip_pool(x)
         return z_h, z_w
     return x.mean(dim=3), x.mean(dim=2)
@@ -79,7 +50,7 @@ def strip_gate(x: Tensor, a_h: Tensor, a_w: Tensor) -> Tensor:
     """``x * a_h[..., None] * a_w[..., None, :]`` in one pass."""
     if tk.use(x):
         return tk.strip_gate(x, a_h, a_w)
-    if _kernel(x):
+    if cpu_kernel(x):
         return ext.gate_forward(x, a_h.contiguous(), a_w.contiguous())
     return x * a_h.unsqueeze(-1) * a_w.unsqueeze(-2)
 
@@ -90,7 +61,7 @@ def _gate_backward_strips(
     """``(sum_w grad*x*a_w, sum_h grad*x*a_h)``: the gradients of the two strips."""
     if tk.use(x):
         return tk.strip_grads(grad, x, a_h, a_w)
-    if _kernel(x):
+    if cpu_kernel(x):
         g_h, g_w = ext.gate_backward_strips(
             grad.contiguous(), x, a_h.contiguous(), a_w.contiguous()
         )
@@ -105,7 +76,7 @@ def _gate_backward_input(
     """``grad*a_h*a_w + b_h + b_w``: the whole input gradient (gating + strip means)."""
     if tk.use(x):
         return tk.strip_gate(grad, a_h, a_w, b_h, b_w)
-    if _kernel(x):
+    if cpu_kernel(x):
         return ext.gate_backward_input(
             grad.contiguous(),
             a_h.contiguous(),

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ela_mm.ops import conv_gn_sigmoid
+from ela_mm.ops import dwconv_gn_sigmoid
 
 
 def reference(z, w, gamma, beta, groups, conv_groups):
@@ -44,7 +44,7 @@ def test_kernel_gradcheck_and_reference(shape, groups, k, ext_calls):
     )
 
     def fn(z, w, gamma, beta):
-        return conv_gn_sigmoid(z, w, c, _gn(gamma, beta, groups))
+        return dwconv_gn_sigmoid(z, w, c, _gn(gamma, beta, groups))
 
     assert type(fn(z, w, gamma, beta).grad_fn).__name__ == '_DwConvGNSigmoidBackward'
     assert torch.autograd.gradcheck(fn, (z, w, gamma, beta))
@@ -73,7 +73,7 @@ def test_grouped_conv_runs_pytorch_and_matches(conv_groups, ext_calls):
     gamma, beta = (torch.randn(8, dtype=torch.float64, requires_grad=True) for _ in range(2))
 
     def fn(z, w, gamma, beta):
-        return conv_gn_sigmoid(z, w, conv_groups, _gn(gamma, beta, 4))
+        return dwconv_gn_sigmoid(z, w, conv_groups, _gn(gamma, beta, 4))
 
     torch.testing.assert_close(fn(z, w, gamma, beta), reference(z, w, gamma, beta, 4, conv_groups))
     assert torch.autograd.gradcheck(fn, (z, w, gamma, beta))
@@ -84,6 +84,6 @@ def test_autocast_runs_pytorch(ext_calls):
     z = torch.randn(2, 8, 9)
     w, gamma, beta = torch.randn(8, 1, 5), torch.randn(8), torch.randn(8)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = conv_gn_sigmoid(z, w, 8, _gn(gamma, beta, 4))
+        out = dwconv_gn_sigmoid(z, w, 8, _gn(gamma, beta, 4))
     assert ext_calls == {}
     torch.testing.assert_close(out.float(), reference(z, w, gamma, beta, 4, 8), rtol=0, atol=0.02)

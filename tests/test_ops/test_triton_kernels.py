@@ -78,7 +78,7 @@ def _ran(before, *names):
 
 def check_strip_ops(dtype, layout, device='cpu', shape=(2, 3, 5, 7)):
     """Every strip kernel against float64 PyTorch on the same values."""
-    from ela_mm.ops.triton import strip
+    from ela_mm.ops.triton import strip_attention as strip
 
     x = make_input(shape, dtype, layout, device)
     g = make_input(shape, dtype, layout, device, seed=1)
@@ -109,7 +109,7 @@ def check_strip_ops(dtype, layout, device='cpu', shape=(2, 3, 5, 7)):
 
 def check_channel_ops(dtype, layout, device='cpu', shape=(2, 3, 5, 7)):
     """Every channel-gate kernel against float64 PyTorch on the same values."""
-    from ela_mm.ops.triton import channel
+    from ela_mm.ops.triton import channel_gate as channel
 
     x = make_input(shape, dtype, layout, device)
     g = make_input(shape, dtype, layout, device, seed=1)

@@ -33,9 +33,13 @@ class CBAM(nn.Module):
         in_channels: channels C of the input.
         reduction: r of the channel MLP; hidden width ``max(1, C // r)``. Default 16.
         spatial_kernel: odd kernel of the spatial conv. Default 7.
-        lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and rebuild x from it in backward
-            (:mod:`ela_mm.ops.cbam_gates`; no full-size tensor of its own). Default True.
+        fused: ``True`` (default): in training, :meth:`forward` runs the custom autograd path
+            of :mod:`ela_mm.ops.cbam_gates` (the gate's small graph kept, x read once per pass);
+            ``False``: always :meth:`forward_reference`. Results agree to float rounding.
+        lean: on that path, keep for backward only what the layer before keeps when that is
+            a normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.recompute`: no full-size tensor of its own); ``False``: keep x.
+            Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C + 2 * k * k``.
     """
@@ -43,9 +47,15 @@ class CBAM(nn.Module):
     _abbr_ = 'cbam'
 
     def __init__(
-        self, in_channels: int, reduction: int = 16, spatial_kernel: int = 7, lean: bool = True
+        self,
+        in_channels: int,
+        reduction: int = 16,
+        spatial_kernel: int = 7,
+        fused: bool = True,
+        lean: bool = True,
     ) -> None:
         super().__init__()
+        self.fused = fused
         self.lean = lean
         check_positive('CBAM', in_channels=in_channels, reduction=reduction)
         if spatial_kernel < 1 or spatial_kernel % 2 == 0:
@@ -64,8 +74,8 @@ class CBAM(nn.Module):
         if torch.jit.is_scripting():  # TorchScript compiles the plain expression only
             return self.forward_reference(x)
         params = list(self.parameters())
-        if select_path(x, params, self.lean) is Path.FUSED:
-            return cbam_gates(x, self.channel_gate, self.spatial_gate, params)
+        if select_path(x, params, self.fused) is Path.FUSED:
+            return cbam_gates(x, self.channel_gate, self.spatial_gate, params, self.lean)
         return self.forward_reference(x)
 
     def channel_gate(self, avg: Tensor, mx: Tensor) -> Tensor:

@@ -39,9 +39,13 @@ class ECA(nn.Module):
         kernel_size: odd kernel k; ``None`` (default) picks it from C as the paper does
             (C=64 -> 3, 256 -> 5, 512 -> 5, 2048 -> 7).
         gamma, b: the paper's mapping constants (2 and 1).
-        lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and rebuild x from it in backward
-            (:mod:`ela_mm.ops.channel_gate`; no full-size tensor of its own). Default True.
+        fused: ``True`` (default): in training, :meth:`forward` runs the custom autograd path
+            of :mod:`ela_mm.ops.channel_gate` (the gate's small graph kept, x read once per pass);
+            ``False``: always :meth:`forward_reference`. Results agree to float rounding.
+        lean: on that path, keep for backward only what the layer before keeps when that is
+            a normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.recompute`: no full-size tensor of its own); ``False``: keep x.
+            Default True.
     """
 
     _abbr_ = 'eca'
@@ -52,9 +56,11 @@ class ECA(nn.Module):
         kernel_size: Optional[int] = None,
         gamma: int = 2,
         b: int = 1,
+        fused: bool = True,
         lean: bool = True,
     ) -> None:
         super().__init__()
+        self.fused = fused
         self.lean = lean
         check_positive('ECA', in_channels=in_channels)
         if kernel_size is None:

@@ -23,7 +23,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from ela_mm.ops import Path, conv_gn_sigmoid, select_path, strip_attention
+from ela_mm.ops import Path, dwconv_gn_sigmoid, select_path, strip_attention
 
 from .utils import StripConv1d, check_divides, check_positive
 
@@ -181,8 +181,8 @@ class ELA(nn.Module):
         the strip operator (C++ kernels where they apply)."""
         (conv_h, gn_h), (conv_w, gn_w) = self._directions()
         return (
-            conv_gn_sigmoid(z_h, conv_h.weight, self.conv_groups, gn_h),
-            conv_gn_sigmoid(z_w, conv_w.weight, self.conv_groups, gn_w),
+            dwconv_gn_sigmoid(z_h, conv_h.weight, self.conv_groups, gn_h),
+            dwconv_gn_sigmoid(z_w, conv_w.weight, self.conv_groups, gn_w),
         )
 
     def extra_repr(self) -> str:
@@ -193,21 +193,39 @@ class ELA(nn.Module):
         )
 
 
-def _variant_alias(key: str):
+class _FixedVariant(ELA):
+    """:class:`ELA` with the variant fixed by the class (:attr:`VARIANT`); other arguments as
+    ELA."""
+
+    VARIANT = 'B'
 
     def __init__(self, in_channels: int, **kwargs) -> None:
-        ELA.__init__(self, in_channels, variant=key, **kwargs)
-
-    cls = type(
-        f'ELA_{key}',
-        (ELA,),
-        {
-            '__init__': __init__,
-            '__doc__': f'ELA-{key}: :class:`ELA` with ``variant={key!r}``; other arguments as ELA.',
-            '__module__': __name__,
-        },
-    )
-    return MODELS.register_module(name=f'ELA-{key}', module=cls)
+        super().__init__(in_channels, variant=self.VARIANT, **kwargs)
 
 
-ELA_T, ELA_B, ELA_S, ELA_L = (_variant_alias(k) for k in 'TBSL')
+@MODELS.register_module(name='ELA-T')
+class ELA_T(_FixedVariant):
+    """ELA-T: :class:`ELA` with ``variant='T'`` (k=5, depthwise conv, GroupNorm 32 groups)."""
+
+    VARIANT = 'T'
+
+
+@MODELS.register_module(name='ELA-B')
+class ELA_B(_FixedVariant):
+    """ELA-B: :class:`ELA` with ``variant='B'`` (k=7, depthwise conv, GroupNorm 16 groups)."""
+
+    VARIANT = 'B'
+
+
+@MODELS.register_module(name='ELA-S')
+class ELA_S(_FixedVariant):
+    """ELA-S: :class:`ELA` with ``variant='S'`` (k=5, C/8 conv groups, GroupNorm 16 groups)."""
+
+    VARIANT = 'S'
+
+
+@MODELS.register_module(name='ELA-L')
+class ELA_L(_FixedVariant):
+    """ELA-L: :class:`ELA` with ``variant='L'`` (k=7, C/8 conv groups, GroupNorm 16 groups)."""
+
+    VARIANT = 'L'

@@ -25,17 +25,28 @@ class SE(nn.Module):
     Args:
         in_channels: channels C of the input.
         reduction: r; the squeeze width is ``max(1, C // r)``. Default 16.
-        lean: in training, keep for backward only what the layer before keeps when that is a
-            normalisation or activation, and rebuild x from it in backward
-            (:mod:`ela_mm.ops.channel_gate`; no full-size tensor of its own). Default True.
+        fused: ``True`` (default): in training, :meth:`forward` runs the custom autograd path
+            of :mod:`ela_mm.ops.channel_gate` (the gate's small graph kept, x read once per pass);
+            ``False``: always :meth:`forward_reference`. Results agree to float rounding.
+        lean: on that path, keep for backward only what the layer before keeps when that is
+            a normalisation or activation, and rebuild x from it in backward
+            (:mod:`ela_mm.ops.recompute`: no full-size tensor of its own); ``False``: keep x.
+            Default True.
 
     Parameters: ``2 * C * (C // r) + C // r + C``.
     """
 
     _abbr_ = 'se'
 
-    def __init__(self, in_channels: int, reduction: int = 16, lean: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        reduction: int = 16,
+        fused: bool = True,
+        lean: bool = True,
+    ) -> None:
         super().__init__()
+        self.fused = fused
         self.lean = lean
         check_positive('SE', in_channels=in_channels, reduction=reduction)
         squeeze = max(1, in_channels // reduction)

@@ -11,15 +11,15 @@ from ela_mm.ops import triton as tk
 
 def channel_gate_forward(module: nn.Module, x: Tensor) -> Tensor:
     """``x * module.gate(x.mean((2, 3), keepdim=True))`` (SE, ECA); in training with
-    ``module.lean``, through :func:`ela_mm.ops.channel_gate` (keeps x's producer tensors and the
-    N x C gate instead of ``x``), else the plain PyTorch form; both on the Triton kernels of
-    :mod:`ela_mm.ops.triton` where those are switched on and take ``x``."""
+    ``module.fused``, through :func:`ela_mm.ops.channel_gate` (keeps the N x C gate and, with
+    ``module.lean``, x's producer tensors instead of ``x``), else the plain PyTorch form; both on
+    the Triton kernels of :mod:`ela_mm.ops.triton` where those are switched on and take ``x``."""
     params = list(module.parameters())
-    path = select_path(x, params, module.lean)
+    path = select_path(x, params, module.fused)
     if path is not Path.REFERENCE and tk.use(x):
-        return tk.channel_gate(x, module.gate, params, path)
+        return tk.apply_channel_gate(x, module.gate, params, path, module.lean)
     if path is Path.FUSED:
-        return channel_gate(x, module.gate, params)
+        return channel_gate(x, module.gate, params, module.lean)
     return module.forward_reference(x)
 
 

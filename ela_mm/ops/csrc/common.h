@@ -1,4 +1,4 @@
-// Helpers shared by ela_mm's CPU kernels (strip_pool_gate.cpp, dwconv_gn_sigmoid.cpp).
+// Helpers shared by ela_mm's CPU kernels (strip_attention.cpp, dwconv_gn_sigmoid.cpp).
 #pragma once
 
 #include <torch/extension.h>

@@ -4,7 +4,7 @@
 #include <vector>
 
 namespace ela_mm {
-// strip_pool_gate.cpp
+// strip_attention.cpp
 std::vector<at::Tensor> strip_pool(const at::Tensor& x);
 at::Tensor gate_forward(const at::Tensor& x, const at::Tensor& a_h, const at::Tensor& a_w);
 std::vector<at::Tensor> gate_backward_strips(const at::Tensor& grad, const at::Tensor& x,

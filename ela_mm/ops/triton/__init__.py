@@ -4,11 +4,12 @@ On CUDA the fused autograd functions of :mod:`ela_mm.ops` otherwise run PyTorch 
 reductions over ``x`` for the strip means, two broadcasts for the gate, and as many again in
 backward. The kernels here make each of those one pass:
 
-* :mod:`.strip` (ELA, Coordinate Attention): both strip means in one read of ``x``; the gate
-  ``x * a_h * a_w`` in one read and one write; backward in two passes (both strip gradients in
-  one read of ``grad`` and ``x``, the whole input gradient in one read of ``grad``);
-* :mod:`.channel` (SE, ECA): the channel mean in one read; the gate ``x * a`` in one read and one
-  write; backward in two passes (``sum_hw(grad * x)``, then ``grad * a + b``).
+* :mod:`.strip_attention` (ELA, Coordinate Attention): both strip means in one read of ``x``;
+  the gate ``x * a_h * a_w`` in one read and one write; backward in two passes (both strip
+  gradients in one read of ``grad`` and ``x``, the whole input gradient in one read of
+  ``grad``);
+* :mod:`.channel_gate` (SE, ECA): the channel mean in one read; the gate ``x * a`` in one read
+  and one write; backward in two passes (``sum_hw(grad * x)``, then ``grad * a + b``).
 
 They take float16, bfloat16, float32 and float64 (accumulating in float32, or float64 for
 float64), any strides (NCHW, channels_last, views), any H and rows up to :data:`MAX_W` wide.
@@ -108,24 +109,25 @@ def tiles(x: Tensor, target: int = 2048):
 
 # the kernel entry points, imported on first use (importing triton costs time and is optional)
 def strip_pool(x: Tensor):
-    from .strip import strip_pool as f
+    from .strip_attention import strip_pool as f
 
     return f(x)
 
 
 def strip_gate(x: Tensor, a_h: Tensor, a_w: Tensor, b_h=None, b_w=None) -> Tensor:
-    from .strip import strip_gate as f
+    from .strip_attention import strip_gate as f
 
     return f(x, a_h, a_w, b_h, b_w)
 
 
 def strip_grads(grad: Tensor, x: Tensor, a_h: Tensor, a_w: Tensor):
-    from .strip import strip_grads as f
+    from .strip_attention import strip_grads as f
 
     return f(grad, x, a_h, a_w)
 
 
-def channel_gate(x: Tensor, gate_fn, params, path) -> Tensor:
-    from .channel import channel_gate as f
+def apply_channel_gate(x: Tensor, gate_fn, params, path, lean: bool = True) -> Tensor:
+    """:func:`.channel_gate.channel_gate` (named apart: the submodule takes that name)."""
+    from .channel_gate import channel_gate as f
 
-    return f(x, gate_fn, params, path)
+    return f(x, gate_fn, params, path, lean)

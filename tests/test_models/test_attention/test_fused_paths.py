@@ -132,3 +132,27 @@ def test_autocast_low_precision(dtype, variant, randomise):
     eps = torch.finfo(dtype).eps
     assert (out.float() - out32).abs().max() <= 4 * eps * out32.abs().max()
     assert (x16.grad.float() - x32.grad).abs().max() <= 4 * eps * x32.grad.abs().max()
+
+
+MODULES = {
+    'ELA-B': (lambda **kw: ELA(16, 'B', **kw), '_StripAttention'),
+    'CA': (lambda **kw: CoordAtt(16, **kw), '_StripAttention'),
+    'SE': (lambda **kw: SE(16, reduction=4, **kw), '_ChannelGate'),
+    'ECA': (lambda **kw: ECA(16, **kw), '_ChannelGate'),
+    'CBAM': (lambda **kw: CBAM(16, reduction=4, **kw), '_CBAMGates'),
+}
+
+
+@pytest.mark.parametrize('name', list(MODULES))
+def test_fused_switches_the_custom_autograd_path_of_every_module(name, randomise):
+    """One flag, ``fused``, means "run the custom autograd function" in all five modules (its
+    default True); ``lean`` only chooses what that function keeps for backward."""
+    make, function = MODULES[name]
+    x = torch.randn(2, 16, 6, 5, requires_grad=True)
+    for lean in (True, False):
+        m = randomise(make(lean=lean)).train()
+        assert m.fused is True and m.lean is lean
+        assert type(m(x).grad_fn).__name__ == f'{function}Backward', (name, lean)
+    off = randomise(make(fused=False)).train()
+    assert not type(off(x).grad_fn).__name__.startswith('_'), type(off(x).grad_fn).__name__
+    torch.testing.assert_close(off(x), off.forward_reference(x))

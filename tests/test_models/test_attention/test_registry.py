@@ -42,3 +42,18 @@ def test_variant_alias_and_factory():
         build_attention('sa', 64)
     with pytest.raises(ValueError, match='has no "type"'):
         build_attention(dict(variant='T'), 64)
+
+
+def test_the_variant_classes_are_ordinary_classes():
+    import inspect
+
+    from mmengine.registry import MODELS
+
+    from ela_mm.models.attention import ela
+
+    for key in 'TBSL':
+        cls = getattr(ela, f'ELA_{key}')
+        assert MODELS.get(f'ELA-{key}') is cls and issubclass(cls, ela.ELA)
+        assert f'class ELA_{key}(' in inspect.getsource(cls)  # written as a class, not type()
+        m = cls(64)
+        assert m.variant == key and type(m).__name__ == f'ELA_{key}'

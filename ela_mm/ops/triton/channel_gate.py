@@ -16,8 +16,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ..path import Path
 from ..recompute import Rebuild, rebuild, source_or_keep
-from ..strip_attention import Path
 from . import launches, tiles
 
 __all__ = ['channel_mean', 'channel_dot', 'channel_scale', 'channel_gate']
@@ -167,12 +167,16 @@ class _ChannelGate(torch.autograd.Function):
 
 
 def channel_gate(
-    x: Tensor, gate_fn: Callable[[Tensor], Tensor], params: Sequence[Tensor], path: Path
+    x: Tensor,
+    gate_fn: Callable[[Tensor], Tensor],
+    params: Sequence[Tensor],
+    path: Path,
+    lean: bool = True,
 ) -> Tensor:
     """``x * gate_fn(x.mean((2, 3), keepdim=True))`` on the kernels: with autograd
     (``Path.FUSED``) one node keeping x's producer tensors or ``x``, the gate and its graph;
     without (``Path.INFERENCE``) two passes and no graph."""
     if path is Path.FUSED:
-        return _ChannelGate.apply(x, gate_fn, source_or_keep(x), *params)
+        return _ChannelGate.apply(x, gate_fn, source_or_keep(x, lean), *params)
     a = gate_fn(channel_mean(x))
     return channel_scale(x, a, dtype=torch.promote_types(x.dtype, a.dtype))
