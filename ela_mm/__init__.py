@@ -7,8 +7,11 @@ checkpoint types for torch's safe loader.
 
 Where things live: ``models/attention`` (ELA and its peers), ``models/backbones`` (upstream
 backbones that take them), ``models/insertion`` (``WithAttention``: any other backbone or neck),
-``ops`` (fused ops, their C++ kernels in ``ops/csrc`` and Triton kernels in ``ops/triton``),
-``datasets`` (the toy data and miniature real-layout copies), ``utils`` (helpers of the tools).
+``ops`` (fused ops, their C++ kernels in ``ops/csrc`` and Triton kernels in ``ops/triton``; the
+path decision in ``ops/path``), ``datasets`` (the toy data and miniature real-layout copies),
+``utils`` (setting up a run: configs, launch, checks, the tools' start), ``analysis``
+(measuring a model without data: time, memory, FLOPs, attention maps) and ``comparison`` (the
+comparison grid, its statistics, and the catalogue of configs and published results).
 """
 
 from .models import *  # noqa: F401,F403

@@ -16,9 +16,9 @@ import torch.nn as nn
 import yaml
 from mmengine.registry import MODELS
 
+from ela_mm.analysis.synthetic import num_classes, synthetic_batch
+from ela_mm.comparison.catalogue import parse_config_name
 from ela_mm.utils.config import build_model, count_params, load_config, tensor_outputs
-from ela_mm.utils.model_index import parse_config_name
-from ela_mm.utils.synthetic import num_classes, synthetic_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(

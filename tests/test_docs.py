@@ -5,7 +5,6 @@ config named exists, and docs/model_zoo.md is what tools/misc/metafile.py --zoo 
 Cheap by design (no model is built): each tool's ``-h`` is run once."""
 
 import glob
-import importlib.util
 import os.path as osp
 import re
 import subprocess
@@ -169,11 +168,8 @@ def test_configs_named_exist(page):
 
 
 def test_model_zoo_is_generated_from_the_metafiles():
-    spec = importlib.util.spec_from_file_location(
-        'metafile_tool', osp.join(ROOT, 'tools', 'misc', 'metafile.py')
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from ela_mm.comparison import catalogue as tool
+
     assert read('docs/model_zoo.md') == tool.zoo_page(ROOT), (
         'docs/model_zoo.md differs from the metafiles: python tools/misc/metafile.py --zoo'
     )

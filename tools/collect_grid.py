@@ -34,7 +34,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRIMARY_METRICS = ('pascal_voc/mAP', 'coco/bbox_mAP', 'mIoU', 'accuracy/top1')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -58,28 +58,17 @@ def parse_args():
     parser.add_argument(
         '--root', default=ROOT, help='folder holding model-index.yml and configs/ (default: ours)'
     )
-    return parser.parse_args()
+    return parser, parser.parse_args(argv)
 
 
 def fmt(x: float, digits: int = 4) -> str:
     return '-' if x is None or (isinstance(x, float) and math.isnan(x)) else f'{x:.{digits}f}'
 
 
-def run_record(work_dir: str) -> dict:
-    """What tools/train.py recorded of a run (``run.json``): ``{}`` for runs that predate it."""
-    from ela_mm.utils.launch import RUN_RECORD
-
-    path = osp.join(work_dir, RUN_RECORD)
-    if not osp.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
 def mark_stale(rows, schedule) -> None:
     """``row['stale']``: why the config a row was measured with is not the config as it is now
     (``None`` when it is)."""
-    from ela_mm.utils.model_index import expected_hash
+    from ela_mm.comparison.catalogue import expected_hash
 
     for r in rows:
         r['stale'] = None
@@ -93,9 +82,10 @@ def mark_stale(rows, schedule) -> None:
 
 def collect(grid_dir: str, root: str, metric=None):
     """``(rows, metric, unfinished)``: one row per config with its per-seed values, plain first."""
-    from ela_mm.utils.grid import find_runs, label
-    from ela_mm.utils.model_index import load_model_index, parse_config_name
-    from ela_mm.utils.results import read_test_metrics
+    from ela_mm.comparison.catalogue import load_model_index, parse_config_name, row_rank
+    from ela_mm.comparison.grid import find_runs, label
+    from ela_mm.comparison.results import read_test_metrics
+    from ela_mm.utils.record import read_run_record
 
     runs = find_runs(grid_dir)
     if not runs:
@@ -128,7 +118,7 @@ def collect(grid_dir: str, root: str, metric=None):
                     f'{sorted(metrics)}); pass --metric'
                 )
             values[seed] = float(metrics[metric])
-        records = {seed: run_record(seeds[seed]) for seed in raw}
+        records = {seed: read_run_record(seeds[seed]) for seed in raw}
         hashes = {r.get('config_hash') for r in records.values()}
         if len(hashes) > 1:
             raise SystemExit(
@@ -152,13 +142,12 @@ def collect(grid_dir: str, root: str, metric=None):
                 data=next(iter(records.values())).get('data'),
             )
         )
-    order = ['plain', 'SE', 'ECA', 'CA', 'CBAM', 'ELA-T', 'ELA-B', 'ELA-S', 'ELA-L']
-    rows.sort(key=lambda r: order.index(r['attention']) if r['attention'] in order else 99)
+    rows.sort(key=lambda r: row_rank(r['attention']))
     return rows, metric, unfinished
 
 
 def add_stats(rows) -> None:
-    from ela_mm.utils.stats import paired_difference, summarize
+    from ela_mm.comparison.stats import paired_difference, summarize
 
     plain = next((r for r in rows if r['attention'] == 'plain'), None)
     for r in rows:
@@ -172,8 +161,8 @@ def add_stats(rows) -> None:
 
 def add_cost(rows, latency: bool, repeats: int) -> None:
     """Parameters/MACs of each measured config (built here), and latency ratios if asked."""
+    from ela_mm.analysis.flops import model_cost
     from ela_mm.utils.config import load_config
-    from ela_mm.utils.flops import model_cost
 
     for r in rows:
         if r['entry'] is None:
@@ -181,9 +170,9 @@ def add_cost(rows, latency: bool, repeats: int) -> None:
         cfg = load_config(r['entry']['path'])
         r.update(model_cost(cfg))
     if latency:
+        from ela_mm.analysis.synthetic import inference_fn, num_classes, synthetic_batch
+        from ela_mm.analysis.timing import interleaved_samples, paired_ratio
         from ela_mm.utils.config import build_model, input_size
-        from ela_mm.utils.synthetic import inference_fn, num_classes, synthetic_batch
-        from ela_mm.utils.timing import interleaved_samples, paired_ratio
 
         fns = {}
         for r in rows:
@@ -313,70 +302,6 @@ def figure(path: str, rows, metric: str, title: str) -> None:
     plt.close(fig)
 
 
-def _options(value) -> list:
-    """``--cfg-options`` as a sorted list of 'key=value' strings (lists, dicts or None)."""
-    if isinstance(value, dict):
-        return sorted(f'{k}={v}' for k, v in value.items())
-    return sorted(value or [])
-
-
-def how_measured(manifest: dict, seeds) -> dict:
-    """What a result of this grid was measured with, as the metafiles record it."""
-    return dict(
-        schedule=manifest.get('schedule') or 'as in the config',
-        seeds=sorted(seeds),
-        data_root=manifest.get('data_root') or None,
-        options=_options(manifest.get('cfg_options')),
-    )
-
-
-def replaced_results(rows, manifest: dict, root: str) -> list:
-    """'config: what differs' for every row whose metafile already holds a measured result
-    that this grid would replace with one measured differently: another schedule, fewer seeds,
-    another data root or other --cfg-options (each a different experiment, not a re-run)."""
-    import yaml
-
-    out, metas = [], {}
-    for r in rows:
-        entry = r['entry']
-        if entry is None:
-            continue
-        path = osp.join(root, 'configs', entry['family'], 'metafile.yml')
-        if path not in metas:
-            with open(path) as f:
-                metas[path] = {m['Name']: m for m in yaml.safe_load(f)['Models']}
-        old = metas[path].get(r['name'])
-        if old is None or old['Metadata'].get('Status') != 'measured':
-            continue
-        result = (old.get('Results') or [{}])[0]
-        training = result.get('Training') or {}
-        new = how_measured(manifest, r['values'])
-        diffs = []
-        if (training.get('Schedule') or 'as in the config') != new['schedule']:
-            diffs.append(f'schedule {training.get("Schedule")!r} -> {new["schedule"]!r}')
-        old_seeds = training.get('Seeds') or []
-        if len(new['seeds']) < len(old_seeds):
-            diffs.append(f'seeds {old_seeds} -> {new["seeds"]} (fewer)')
-        if (training.get('Data root') or None) != new['data_root']:
-            own = "the config's own"
-            diffs.append(
-                f'data root {training.get("Data root") or own} -> {new["data_root"] or own}'
-            )
-        if _options(training.get('Options')) != new['options']:
-            diffs.append(
-                f'--cfg-options {_options(training.get("Options")) or "none"} -> '
-                f'{new["options"] or "none"}'
-            )
-        if diffs:
-            metrics = ', '.join(f'{k} {v}' for k, v in (result.get('Metrics') or {}).items())
-            new_mean = r['summary'].mean if r.get('summary') else float('nan')
-            out.append(
-                f'{r["name"]} (published {metrics or "-"}; this grid {fmt(new_mean)}): '
-                + '; '.join(diffs)
-            )
-    return out
-
-
 def protected_outputs(out: str, names, root: str) -> list:
     """The files of ``names`` in ``out`` that exist under the project's docs/ or configs/
     (the shipped pages and metafiles: not overwritten without --force)."""
@@ -391,64 +316,14 @@ def protected_outputs(out: str, names, root: str) -> list:
     ]
 
 
-def update_metafiles(rows, metric: str, manifest: dict, machine: str, date: str, root: str) -> list:
-    """Write the measured means into the metafile entries of the measured configs; returns
-    the metafiles changed."""
-    import yaml
-
-    changed = {}
-    for r in rows:
-        entry = r['entry']
-        if entry is None:
-            continue
-        path = osp.join(root, 'configs', entry['family'], 'metafile.yml')
-        if path not in changed:
-            with open(path) as f:
-                changed[path] = (f.readline(), yaml.safe_load(f))
-        meta = changed[path][1]
-        model = next(m for m in meta['Models'] if m['Name'] == r['name'])
-        s = r['summary']
-        seeds = sorted(r['values'])
-        key = metric.split('/')[-1]
-        metrics = {
-            key: round(s.mean, 4),
-            f'{key} std': None if math.isnan(s.std) else round(s.std, 4),
-        }
-        model['Metadata']['Status'] = 'measured'
-        model['Results'][0]['Metrics'] = metrics
-        how = how_measured(manifest, seeds)
-        training = dict(
-            Schedule=how['schedule'],
-            Seeds=seeds,
-            Machine=machine,
-            Date=date,
-            Command='tools/run_grid.py + tools/collect_grid.py',
-            **{'Config hash': r['config_hash']},
-        )
-        if r.get('data'):
-            training['Data'] = r['data']
-        if how['data_root']:
-            training['Data root'] = how['data_root']
-        if how['options']:
-            training['Options'] = how['options']
-        model['Results'][0]['Training'] = training
-    for path, (header, meta) in changed.items():
-        text = yaml.safe_dump(meta, sort_keys=False)
-        with open(path, 'w') as f:
-            f.write(header)
-            f.write(text)
-    return sorted(changed)
-
-
-def main() -> int:
-    args = parse_args()
-    sys.path.insert(0, ROOT)
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
     import time
 
-    import cli_args  # noqa: F401  (filters the known upstream notices before mmengine is imported)
+    from ela_mm.utils.cli import start
 
-    import ela_mm  # noqa: F401
-    from ela_mm.utils.report import machine as detect_machine
+    start(parser, args)
+    from ela_mm.analysis.report import machine as detect_machine
 
     grid_dir = osp.abspath(args.grid_dir)
     rows, metric, unfinished = collect(grid_dir, args.root, args.metric)
@@ -476,6 +351,8 @@ def main() -> int:
     names = [f'{args.name}.{ext}' for ext in ('md', 'csv', 'png')]
     refusals = []
     if args.update_metafiles:
+        from ela_mm.comparison.catalogue import replaced_results
+
         replaced = replaced_results(rows, manifest, args.root)
         if replaced:
             refusals.append(
@@ -498,13 +375,13 @@ def main() -> int:
         print(f'collect_grid --force: {line}', flush=True)
     if not args.no_cost:
         add_cost(rows, args.latency, args.repeats)
-    from ela_mm.utils.grid import threads_text
+    from ela_mm.comparison.grid import threads_text
 
     machine = args.machine or detect_machine('cpu', threads_text(manifest))
     date = time.strftime('%Y-%m-%d')
     seeds = sorted({s for r in rows for s in r['values']})
     entry = next((r['entry'] for r in rows if r['entry'] is not None), None)
-    from ela_mm.utils.model_index import DATASETS, parse_config_name
+    from ela_mm.comparison.catalogue import DATASETS, parse_config_name
 
     parsed = parse_config_name(rows[0]['name'])
     model = parsed.model if entry is None else entry['parsed'].model
@@ -531,7 +408,9 @@ def main() -> int:
         print(f'unfinished (no test metrics): {w}')
     print(f'written: {md}, {args.name}.csv, {args.name}.png')
     if args.update_metafiles:
-        for p in update_metafiles(rows, metric, manifest, machine, date, args.root):
+        from ela_mm.comparison.catalogue import record_results
+
+        for p in record_results(rows, metric, manifest, machine, date, args.root):
             print(
                 f'updated {osp.relpath(p, args.root)}; '
                 'run tools/misc/metafile.py --zoo for docs/model_zoo.md'

@@ -91,7 +91,7 @@ echo "[demo] evaluating $CKPT with tools/test.py on the toy test split"
 rm -rf "$WORK/test"
 run testing "$WORK/test.log" "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK/test" \
     --show-dir predictions
-SCORE=$("$PY" -c "import sys; from ela_mm.utils.results import read_test_metrics as r; \
+SCORE=$("$PY" -c "import sys; from ela_mm.comparison.results import read_test_metrics as r; \
 print('{:.4g}'.format(r(sys.argv[1])[sys.argv[2]]))" "$WORK/test" "$METRIC")
 DRAWN=$(grep -oE "drawings of the predictions written to [^ ]+" "$WORK/test.log" | tail -1 |
     sed 's/.* to //')
@@ -108,7 +108,7 @@ run drawing "$WORK/vis.log" "$PY" tools/vis_attention.py "$CONFIG" "$CKPT" "$IMG
 echo "[demo] $NAME: $METRIC = $SCORE (seed $SEED)"
 "$PY" - "$CONFIG" <<'PYEOF'
 import os.path as osp, sys
-from ela_mm.utils.model_index import load_model_index, parse_config_name, result_status
+from ela_mm.comparison.catalogue import load_model_index, parse_config_name, result_status
 plain = parse_config_name(sys.argv[1]).baseline
 entry = next((m for m in load_model_index('.') if m['Name'] == plain), None)
 status = 'not in the model index' if entry is None else result_status(entry)

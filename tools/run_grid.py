@@ -33,7 +33,7 @@ TOOLS = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(TOOLS)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -65,15 +65,12 @@ def parse_args():
         '--cfg-options', nargs='+', default=[], metavar='K=V', help='overrides for every run'
     )
     parser.add_argument('--dry-run', action='store_true', help='print the commands only')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.mode == 'slurm' and not args.partition:
         parser.error('--mode slurm needs --partition')
     if args.seeds < 1 or args.parallel < 1 or args.gpus < 1:
         parser.error('--seeds, --parallel and --gpus must be at least 1')
-    for kv in args.cfg_options:
-        if '=' not in kv:
-            parser.error(f'--cfg-options {kv!r}: expected key=value')
-    return args
+    return parser, args
 
 
 def threads_per_run(parallel: int) -> int:
@@ -89,7 +86,7 @@ def threads_per_run(parallel: int) -> int:
 def run_local(runs, lines, parallel: int) -> list:
     """Run the shell lines, ``parallel`` at once, each logging to its run.log; return the
     failed runs with their exit status and the reason their log gives."""
-    from ela_mm.utils.grid import failure_reason
+    from ela_mm.comparison.grid import failure_reason
 
     env = dict(os.environ)
     if parallel > 1:  # split the cores instead of oversubscribing them
@@ -128,12 +125,13 @@ def run_local(runs, lines, parallel: int) -> list:
     return failed
 
 
-def main() -> int:
-    args = parse_args()  # before the heavy imports: -h answers at once
-    sys.path.insert(0, ROOT)
-    import cli_args  # noqa: F401  (filters the known upstream notices)
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
 
-    from ela_mm.utils.grid import (
+    start(parser, args, parse_cfg_options=False)  # checked here, passed on to every run as text
+
+    from ela_mm.comparison.grid import (
         command,
         family_configs,
         is_finished,

@@ -13,12 +13,11 @@ safe loader (ela_mm allowlists mmengine's own types).
 import argparse
 import os
 import os.path as osp
-import sys
 
 from cli_args import add_common_args
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='config file (path or pkg::path)')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -34,7 +33,7 @@ def parse_args():
     )
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
-    return parser.parse_args()
+    return parser, parser.parse_args(argv)
 
 
 def compact_segmentation(sample: dict) -> dict:
@@ -89,9 +88,11 @@ def drawn_to(cfg, runner, show_dir: str) -> str:
     return osp.join(runner.log_dir, show_dir)
 
 
-def main() -> None:
-    args = parse_args()  # before the heavy imports: -h answers at once
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)  # upstream notices hidden, --cfg-options parsed
     import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
     from ela_mm.ops import kernels_in_use
     from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint

@@ -17,12 +17,11 @@ Multi-GPU / multi-node: tools/dist_train.sh, tools/slurm_train.sh (docs/user_gui
 import argparse
 import os
 import os.path as osp
-import sys
 
 from cli_args import add_common_args
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='config file (path or pkg::path)')
     parser.add_argument(
@@ -51,7 +50,7 @@ def parse_args():
         'initialisation (default: a checkpoint that does not fit is an error)',
     )
     add_common_args(parser)
-    return parser.parse_args()
+    return parser, parser.parse_args(argv)
 
 
 def checkpoint_to_load(cfg, args):
@@ -110,20 +109,18 @@ def check_fit(cfg, args, path: str, flag: str, ckpt) -> None:
         raise SystemExit(f'{flag}: {e}') from None
 
 
-def main() -> None:
-    args = parse_args()  # before the heavy imports: -h answers at once
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)  # upstream notices hidden, --cfg-options parsed
     import torch
 
     import ela_mm  # noqa: F401  (registers the modules, allowlists checkpoint types)
     from ela_mm.ops import kernels_in_use
     from ela_mm.utils.data_check import check_data
-    from ela_mm.utils.launch import (
-        build_runner,
-        close_distributed,
-        setup_config,
-        write_run_record,
-    )
+    from ela_mm.utils.launch import build_runner, close_distributed, setup_config
+    from ela_mm.utils.record import read_run_record, write_run_record
 
     if args.amp and not torch.cuda.is_available():
         raise SystemExit(
@@ -131,7 +128,7 @@ def main() -> None:
             'GPUs only, and this machine has none. Drop --amp to train in float32 here.'
         )
     from ela_mm.utils.checkpoint import read_checkpoint
-    from ela_mm.utils.launch import checkpoint_length, read_run_record, resume_schedule
+    from ela_mm.utils.launch import checkpoint_length, resume_schedule
     from ela_mm.utils.validate import check_attention_args
 
     cfg = setup_config(args)

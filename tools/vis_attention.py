@@ -29,7 +29,7 @@ import sys
 from cli_args import add_cfg_options
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Visualise ELA attention (and Grad-CAM)')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -44,10 +44,10 @@ def parse_args():
     parser.add_argument('--cam-layer', help='module for Grad-CAM (default: chosen per task)')
     parser.add_argument('--class', dest='cls', help='Grad-CAM target class name')
     add_cfg_options(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.image is None and not args.list:
         parser.error('IMAGE is required (only --list works without one)')
-    return args
+    return parser, args
 
 
 def check_paths(args) -> None:
@@ -325,17 +325,19 @@ def draw(panels, out: str) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    args = parse_args()  # before the heavy imports: -h answers at once
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
     import numpy as np
     import torch
     from PIL import Image
 
     from ela_mm import ELA
+    from ela_mm.analysis.visualization import strip_attention_map
     from ela_mm.utils.checkpoint import check_checkpoint, read_checkpoint, resolve_checkpoint
     from ela_mm.utils.config import build_model, load_config, resolve_config
-    from ela_mm.utils.visualization import strip_attention_map
 
     check_paths(args)
     try:

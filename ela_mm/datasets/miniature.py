@@ -332,22 +332,14 @@ CONFIG_TREES = {
 
 
 def main(argv=None) -> None:
-    import argparse
+    """``python -m ela_mm.datasets.miniature``: the command line of
+    ``tools/misc/make_miniature.py`` (shipped under ``ela_mm/.mim/tools``), run from here."""
+    import runpy
+    import sys
 
-    parser = argparse.ArgumentParser(
-        description='Write miniature copies of Pascal VOC 07+12, VOC 2012 + SBD aug, COCO 2017 '
-        'and ImageNet in their real layouts, to smoke-test a config before a long run.'
-    )
-    parser.add_argument('--out', default='data/miniature', help='output folder')
-    parser.add_argument('--trees', nargs='+', default=list(WRITERS), choices=sorted(TREES))
-    parser.add_argument('--per-split', type=int, default=2, help='images per split')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args(argv)
-    roots = generate_miniature(args.out, args.trees, args.per_split, args.seed)
-    print('miniature datasets written; pass --data-root to tools/train.py / tools/test.py:')
-    for tree, root in roots.items():
-        ends = ', '.join(f'*{k}' for k, t in CONFIG_TREES.items() if t == tree)
-        print(f'  {tree:9s} --data-root {root}   ({ends})')
+    tool = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim', 'tools', 'misc')
+    sys.argv = [osp.join(tool, 'make_miniature.py'), *(sys.argv[1:] if argv is None else argv)]
+    runpy.run_path(sys.argv[0], run_name='__main__')
 
 
 if __name__ == '__main__':

@@ -214,43 +214,6 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
-RUN_RECORD = 'run.json'
-
-
-def write_run_record(cfg: Config, args) -> dict:
-    """``<work_dir>/run.json``: what a training run computes (``config_hash``), on which data
-    (the toy set's stamp), with which seed, schedule and options; tools/collect_grid.py copies
-    it into the metafiles, where it tells a current result from a stale one."""
-    import json
-
-    from .model_index import config_hash, data_stamp
-
-    record = dict(
-        config=args.config,
-        config_hash=config_hash(cfg),
-        data=data_stamp(cfg),
-        seed=cfg.get('randomness', {}).get('seed'),
-        schedule=getattr(args, 'schedule', None),
-        cfg_options=args.cfg_options or {},
-        data_root=getattr(args, 'data_root', None),
-    )
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    with open(osp.join(cfg.work_dir, RUN_RECORD), 'w') as f:
-        json.dump(record, f, indent=2, default=repr)
-    return record
-
-
-def read_run_record(work_dir: str) -> dict:
-    """``<work_dir>/run.json`` as :func:`write_run_record` wrote it; ``{}`` when there is none."""
-    import json
-
-    path = osp.join(work_dir, RUN_RECORD)
-    if not osp.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
 def resume_schedule(given, record: dict, where: str, command: str):
     """The ``--schedule`` a resumed run must train with: the one it was started with (from its
     run record, ``where``), re-applied when ``given`` is None, saying so; a ``SystemExit`` with

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn as nn
 
+from ela_mm.analysis.memory import saved_bytes
 from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt
 from ela_mm.ops import rebuild_source
-from ela_mm.utils.memory import saved_bytes
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='no CUDA GPU here: the CUDA paths are not exercised'

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 
+from ela_mm.analysis.memory import saved_bytes
+from ela_mm.analysis.synthetic import synthetic_batch
 from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt
 from ela_mm.ops import rebuild_source
 from ela_mm.utils.config import build_model, load_config
-from ela_mm.utils.memory import saved_bytes
-from ela_mm.utils.synthetic import synthetic_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODULES = {

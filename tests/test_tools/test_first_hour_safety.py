@@ -26,7 +26,7 @@ def tool_main(name, argv, monkeypatch):
 # ------------------------------------------------------------------ collect_grid
 def fake_grid(grid, name, values, manifest):
     """Finished runs as tools/run_grid.py leaves them, with the current config's hash."""
-    from ela_mm.utils.model_index import expected_hash
+    from ela_mm.comparison.catalogue import expected_hash
 
     path = osp.join(ROOT, 'configs', 'toy', f'{name}.py')
     digest = expected_hash(dict(path=path), manifest.get('schedule'))
@@ -80,14 +80,15 @@ def test_collector_does_not_replace_results_measured_differently(
     before = meta.read_text()
     grid = str(tmp_path / 'g')
     fake_grid(grid, PLAIN, {s: 0.0 for s in seeds}, manifest)
-    cg = runpy.run_path(osp.join(TOOLS, 'collect_grid.py'))
+    from ela_mm.comparison.catalogue import replaced_results
+
     rows = [dict(name=PLAIN, entry=dict(family='toy'), values={s: 0.0 for s in seeds})]
-    replaced = cg['replaced_results'](rows, manifest, str(root))
+    replaced = replaced_results(rows, manifest, str(root))
     assert len(replaced) == 1 and replaced[0].startswith(f'{PLAIN} (published mAP 0.1839')
     for text in expect:
         assert text in replaced[0]
     same = dict(schedule=None, data_root=None, cfg_options=[])
-    assert cg['replaced_results']([dict(rows[0], values={0: 0, 1: 0, 2: 0})], same, str(root)) == []
+    assert replaced_results([dict(rows[0], values={0: 0, 1: 0, 2: 0})], same, str(root)) == []
     # through the tool: refused, nothing written
     argv = [grid, '--no-cost', '--update-metafiles', '--root', str(root), '--machine', 'M']
     with pytest.raises(SystemExit, match='would replace published results') as e:
@@ -287,14 +288,12 @@ def test_num_workers_zero_needs_no_persistent_workers_option(capsys):
     assert cfg.train_dataloader.persistent_workers is False
 
 
-def test_voc0712_config_on_a_voc2007_only_tree_names_the_missing_year(tmp_path):
-    from ela_mm.datasets.toy_voc import generate
+def test_voc0712_config_on_a_voc2007_only_tree_names_the_missing_year(toy_voc):
     from ela_mm.utils.config import load_config
     from ela_mm.utils.data_check import check_data, set_data_root
 
-    generate(str(tmp_path), num_train=2, num_test=2, seed=0)
     cfg = load_config(osp.join(ROOT, 'configs/yolox/yolox_nano-ela-t_8xb8-300e_voc0712.py'))
-    set_data_root(cfg, str(tmp_path))
+    set_data_root(cfg, toy_voc)
     with pytest.raises(FileNotFoundError, match='holds VOC2007 but no VOC2012') as e:
         check_data(cfg, ['train_dataloader'])
     assert 'regenerating it does not help' in str(e.value) and 'make_miniature' in str(e.value)

@@ -48,7 +48,7 @@ def fake_run(grid, name, seed, metrics, config_hash=None):
 
 
 def current_hash(name):
-    from ela_mm.utils.model_index import expected_hash, load_model_index
+    from ela_mm.comparison.catalogue import expected_hash, load_model_index
 
     return expected_hash(next(m for m in load_model_index(ROOT) if m['Name'] == name))
 
@@ -221,8 +221,8 @@ def test_grid_json_accumulates_and_refuses_another_schedule(tmp_path):
 
 
 def test_threads_per_run_reach_the_machine_line(tmp_path):
-    from ela_mm.utils.grid import merge_manifest, threads_text
-    from ela_mm.utils.report import machine
+    from ela_mm.analysis.report import machine
+    from ela_mm.comparison.grid import merge_manifest, threads_text
 
     a = dict(baseline='b', configs=['x'], attentions={'x': 'none'}, seeds=[0], threads_per_run=[1])
     b = dict(a, configs=['y'], attentions={'y': 'SE'}, seeds=[2], threads_per_run=[2])
@@ -306,7 +306,7 @@ def test_collector_statistics_are_exact(fabricated):
     grid, _ = fabricated
     with open(osp.join(grid, 'comparison.csv')) as f:
         rows = {r['attention']: r for r in csv.DictReader(f)}
-    assert list(rows) == ['plain', 'SE', 'ELA-T']  # plain first, then the family's order
+    assert list(rows) == ['plain', 'ELA-T', 'SE']  # plain first, then the catalogue's ROW_ORDER
     t2 = 4.302652729749464  # Student t, 0.975, 2 degrees of freedom
     expect = {
         'plain': (0.70, 0.10, 3, None),

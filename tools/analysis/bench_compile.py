@@ -7,21 +7,20 @@ In ONE process, interleaved: a training step (forward + backward) of ELA-B and C
 map, and of a whole model (default ResNet-18 + ELA-B, mmpretrain, batch 8 at 224x224), eager
 (the fused autograd functions and, on CPU, the C++ kernels) and compiled with
 ``torch.compile(backend='inductor', dynamic=True)`` (which traces the modules' plain-PyTorch
-form, see ``ela_mm.ops.select_path``). Prints the compile time (first call) and the medians and
+form, see ``ela_mm.ops.path.select_path``). Prints the compile time (first call) and the medians and
 paired ratio of the step times afterwards.
 """
 
 import argparse
 import os.path as osp
+import statistics
 import sys
 import time
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--repeats', type=int, default=10)
@@ -29,26 +28,7 @@ def parse_args():
     parser.add_argument('--model', default='resnet/resnet18-ela-b_8xb32_in1k.py')
     parser.add_argument('--model-batch', type=int, default=8)
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
-    return parser, args
-
-
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
-
-import statistics  # noqa: E402
-
-import torch  # noqa: E402
-
-sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
-import cli_args  # noqa: E402,F401  (filters the known upstream notices)
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.models.attention import ELA, CoordAtt  # noqa: E402
-from ela_mm.utils.config import build_model, load_config  # noqa: E402
-from ela_mm.utils.report import report  # noqa: E402
-from ela_mm.utils.synthetic import num_classes, synthetic_batch  # noqa: E402
-from ela_mm.utils.timing import interleaved_samples, paired_ratio  # noqa: E402
+    return parser, parser.parse_args(argv)
 
 
 def module_step(module, x):
@@ -77,8 +57,19 @@ def compiled_first_call(fn):
     return time.perf_counter() - t0
 
 
-def main() -> int:
-    parser, args = parse_args()
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
+    import torch
+
+    from ela_mm.analysis.report import report
+    from ela_mm.analysis.synthetic import num_classes, synthetic_batch
+    from ela_mm.analysis.timing import interleaved_samples, paired_ratio
+    from ela_mm.models.attention import ELA, CoordAtt
+    from ela_mm.utils.config import build_model, load_config
+
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     dev = args.device

@@ -9,8 +9,8 @@ before it keeps, ela_mm.ops.recompute) and once with ``lean=False`` (it keeps it
 ONE process:
 
 * bytes autograd keeps for backward, counted through saved-tensor hooks, each storage once
-  (``ela_mm.utils.memory.saved_bytes``; deterministic), as a ratio to the plain model;
-* training-step peak memory (``ela_mm.utils.timing.peak_bytes``), as a ratio to the plain model;
+  (``ela_mm.analysis.memory.saved_bytes``; deterministic), as a ratio to the plain model;
+* training-step peak memory (``ela_mm.analysis.timing.peak_bytes``), as a ratio to the plain model;
 * the train-step time of lean over not lean, as the median of per-round ratios over interleaved
   rounds (the cost of rebuilding the attention's input in backward).
 
@@ -21,48 +21,30 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: family -> (plain baseline config name, input size)
-FAMILIES = {
-    'resnet50': ('resnet50_8xb32_in1k', (224, 224)),
-    'yolox': ('yolox_nano_8xb8-300e_voc0712', (416, 416)),
-    'deeplabv3': ('deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
-}
+#: the families measured by default (names of ela_mm.comparison.catalogue.FAMILIES)
+DEFAULT_FAMILIES = ['resnet50', 'yolox', 'deeplabv3']
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--families', nargs='+', default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument(
+        '--families',
+        nargs='+',
+        default=DEFAULT_FAMILIES,
+        help='families of ela_mm.comparison.catalogue.FAMILIES (default: %(default)s)',
+    )
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
-    return parser, args
-
-
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
-
-import torch  # noqa: E402
-
-sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
-import cli_args  # noqa: E402,F401  (filters the known upstream notices)
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt  # noqa: E402
-from ela_mm.utils.config import build_model, load_config  # noqa: E402
-from ela_mm.utils.memory import saved_bytes  # noqa: E402
-from ela_mm.utils.model_index import comparison_rows  # noqa: E402
-from ela_mm.utils.report import report  # noqa: E402
-from ela_mm.utils.synthetic import num_classes, synthetic_batch, train_step_fn  # noqa: E402
-from ela_mm.utils.timing import interleaved_samples, paired_ratio, peak_bytes  # noqa: E402
+    return parser, parser.parse_args(argv)
 
 
 def set_lean(model, lean: bool) -> int:
     """Switch every attention module of ``model``; returns how many there are."""
+    from ela_mm.models.attention import CBAM, ECA, ELA, SE, CoordAtt
+
     mods = [m for m in model.modules() if isinstance(m, (ELA, CoordAtt, SE, ECA, CBAM))]
     for m in mods:
         m.lean = lean
@@ -70,10 +52,17 @@ def set_lean(model, lean: bool) -> int:
 
 
 def measure(family: str, device: str, batch: int, repeats: int):
-    baseline, hw = FAMILIES[family]
+    from ela_mm.analysis.memory import saved_bytes
+    from ela_mm.analysis.synthetic import num_classes, synthetic_batch, train_step_fn
+    from ela_mm.analysis.timing import interleaved_samples, paired_ratio, peak_bytes
+    from ela_mm.comparison.catalogue import comparison_rows, family_named
+    from ela_mm.utils.config import build_model, input_size, load_config
+
+    fam = family_named(family)
     rows, steps = [], {}
-    for entry in comparison_rows(ROOT, baseline):
+    for entry in comparison_rows(ROOT, fam.baseline):
         cfg = load_config(entry['path'])
+        hw = fam.size or input_size(cfg)
         model = build_model(cfg).to(device).train()
         inputs, samples = synthetic_batch(cfg.default_scope, batch, hw, num_classes(cfg), device)
         step = train_step_fn(model, inputs, samples)
@@ -124,10 +113,21 @@ def table(family: str, rows, times) -> str:
     return '\n'.join(out)
 
 
-def main() -> int:
-    parser, args = parse_args()
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
+    import torch
+
+    from ela_mm.analysis.report import report
+    from ela_mm.comparison.catalogue import FAMILIES
+
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
+    unknown = [f for f in args.families if f not in FAMILIES]
+    if unknown:
+        parser.error(f'--families {" ".join(unknown)}: choose from {", ".join(FAMILIES)}')
     for family in args.families:
         rows, times, hw = measure(family, args.device, args.train_batch, args.repeats)
         text = table(family, rows, times)

@@ -9,41 +9,36 @@ default; ``--device cuda`` times with CUDA events after warm-up. Medians over ``
 """
 
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
 
-from cli_args import add_cfg_options  # noqa: E402
-
-
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Latency, training-step time and memory')
     parser.add_argument('config')
-    add_cfg_options(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', metavar='KEY=VALUE', help='override config entries'
+    )
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=8, help='the larger inference batch')
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)
-    return parser.parse_args()
+    return parser, parser.parse_args(argv)
 
 
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
 
-import torch  # noqa: E402
+    start(parser, args)
+    import torch
 
-import ela_mm  # noqa: E402,F401
-from ela_mm.utils.config import build_model, input_size, load_config  # noqa: E402
-from ela_mm.utils.report import machine  # noqa: E402
-from ela_mm.utils.synthetic import inference_fn, num_classes, synthetic_batch, train_step_fn  # noqa: E402
-from ela_mm.utils.timing import interleaved, peak_bytes  # noqa: E402
+    import ela_mm  # noqa: F401  (registers the modules)
+    from ela_mm.analysis.report import machine
+    from ela_mm.analysis.synthetic import inference_fn, num_classes, synthetic_batch, train_step_fn
+    from ela_mm.analysis.timing import interleaved, peak_bytes
+    from ela_mm.utils.config import build_model, input_size, load_config
 
-
-def main() -> None:
-    args = parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('--device cuda: no CUDA device is available')
     cfg = load_config(args.config)

@@ -27,36 +27,18 @@ import sys
 from typing import Callable, Dict, List
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--repeats', type=int, default=25)
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
-    return parser, args
+    return parser, parser.parse_args(argv)
 
-
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
-
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-
-from ela_mm import ELA, CoordAtt  # noqa: E402
-from ela_mm.ops import kernels_in_use  # noqa: E402
-from ela_mm.utils.report import machine, report  # noqa: E402
-from ela_mm.utils.timing import (  # noqa: E402
-    interleaved_samples,
-    keep_freed_memory,
-    paired_ratio,
-    peak_bytes,
-    timer,
-)
 
 SHAPES = [(8, 64, 112, 112), (8, 256, 56, 56), (8, 512, 28, 28)]
 
 
-def train_step(model: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
+def train_step(model, x, grad) -> Callable[[], None]:
     """Forward and backward with a dense upstream gradient, as inside a network."""
 
     def step():
@@ -71,6 +53,8 @@ def train_step(model: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callabl
 def calls_for(fn: Callable[[], None], device: str, seconds: float = 0.02) -> int:
     """How many calls of ``fn`` in a row last about ``seconds``: a short kernel is timed over
     several calls, which evens out the timer's and the scheduler's jitter."""
+    from ela_mm.analysis.timing import timer
+
     run = timer(device)
     run(fn)
     return max(1, round(seconds / max(run(fn), 1e-6)))
@@ -86,6 +70,8 @@ def repeated(fn: Callable[[], None], calls: int) -> Callable[[], None]:
 
 def compare(cands: Dict[str, Callable[[], None]], device: str, repeats: int) -> tuple:
     """(median seconds per call of each candidate, paired ratio first / second)."""
+    from ela_mm.analysis.timing import interleaved_samples, paired_ratio
+
     calls = {k: calls_for(fn, device) for k, fn in cands.items()}
     t = interleaved_samples({k: repeated(fn, calls[k]) for k, fn in cands.items()}, device, repeats)
     t = {k: [s / calls[k] for s in v] for k, v in t.items()}
@@ -94,6 +80,12 @@ def compare(cands: Dict[str, Callable[[], None]], device: str, repeats: int) -> 
 
 
 def measure(device: str, repeats: int) -> List[dict]:
+    import torch
+    import torch.nn as nn
+
+    from ela_mm import ELA, CoordAtt
+    from ela_mm.analysis.timing import peak_bytes
+
     rows = []
     for shape in SHAPES:
         n, c, h, w = shape
@@ -162,8 +154,17 @@ def table(rows: List[dict]) -> str:
     return '\n'.join(out)
 
 
-def main() -> int:
-    parser, args = parse_args()
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
+    import torch
+
+    from ela_mm.analysis.report import machine, report
+    from ela_mm.analysis.timing import keep_freed_memory
+    from ela_mm.ops import kernels_in_use
+
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     if args.device == 'cpu':

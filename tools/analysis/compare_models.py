@@ -3,10 +3,11 @@
     python tools/analysis/compare_models.py FAMILY [--device cpu|cuda]
         [--shape H W] [--train-batch 2] [--repeats 10] [--write docs/benchmarks.md]
 
-FAMILY: yolox, rtmdet, faster-rcnn, deeplabv3, deeplabv3-mv2, resnet50.
+FAMILY: a name of ``ela_mm.comparison.catalogue.FAMILIES`` (yolox, rtmdet, faster-rcnn,
+deeplabv3, deeplabv3-mv2, resnet50, ...; an unknown name lists them).
 
 Builds the plain model and every config that the model index lists as the same recipe with an
-attention module (same insertion points; ``ela_mm.utils.model_index``), then prints one table:
+attention module (same insertion points; ``ela_mm.comparison.catalogue``), then prints one table:
 parameters, MACs and elementwise ops (tools/analysis/get_model_flops.py units), inference
 latency at batch 1 (each round runs every model once, in turn; the median time, and ratios as
 medians of the per-round ratios) and training-step peak memory, each as a ratio to the plain
@@ -22,60 +23,44 @@ import os.path as osp
 import statistics
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
-
-from cli_args import add_cfg_options  # noqa: E402
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: family -> (plain baseline config name, default input size or None for the config's own)
-FAMILIES = {
-    'yolox': ('yolox_nano_8xb8-300e_voc0712', None),
-    'rtmdet': ('rtmdet_tiny_8xb32-300e_coco', (320, 320)),
-    'faster-rcnn': ('faster-rcnn_r50_fpn_8xb2-1x_coco', (320, 320)),
-    'deeplabv3': ('deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
-    'deeplabv3-mv2': ('deeplabv3_m-v2-d8_4xb4-20k_voc12aug-512x512', (256, 256)),
-    'resnet50': ('resnet50_8xb32_in1k', None),
-}
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('family', choices=sorted(FAMILIES))
+    parser.add_argument(
+        'family', help='a family of ela_mm.comparison.catalogue.FAMILIES (e.g. yolox, resnet50)'
+    )
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'))
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)
-    add_cfg_options(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', metavar='KEY=VALUE', help='override config entries'
+    )
     parser.add_argument('--write', metavar='MD', help='write the table into this Markdown file')
-    args = parser.parse_args()
-    return parser, args
-
-
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
-
-import torch  # noqa: E402
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.utils.config import build_model, count_params, input_size, load_config  # noqa: E402
-from ela_mm.utils.flops import count_flops  # noqa: E402
-from ela_mm.utils.model_index import comparison_rows  # noqa: E402
-from ela_mm.utils.report import report  # noqa: E402
-from ela_mm.utils.synthetic import (  # noqa: E402
-    WithSamples,
-    inference_fn,
-    num_classes,
-    synthetic_batch,
-    train_step_fn,
-)
-from ela_mm.utils.timing import interleaved_samples, paired_ratio, peak_bytes  # noqa: E402
+    return parser, parser.parse_args(argv)
 
 
 def compare(family: str, device: str, shape, train_batch: int, repeats: int, cfg_options=None):
-    baseline, default_shape = FAMILIES[family]
+    import torch
+
+    from ela_mm.analysis.flops import count_flops
+    from ela_mm.analysis.synthetic import (
+        WithSamples,
+        inference_fn,
+        num_classes,
+        synthetic_batch,
+        train_step_fn,
+    )
+    from ela_mm.analysis.timing import interleaved_samples, peak_bytes
+    from ela_mm.comparison.catalogue import comparison_rows, family_named
+    from ela_mm.utils.config import build_model, count_params, input_size, load_config
+
+    fam = family_named(family)
+    default_shape = fam.size
     models, steps, rows = {}, {}, []
-    for entry in comparison_rows(ROOT, baseline):
+    for entry in comparison_rows(ROOT, fam.baseline):
         cfg = load_config(entry['path'])
         if cfg_options:  # the same overrides for every model of the family
             cfg.merge_from_dict(cfg_options)
@@ -106,6 +91,8 @@ def compare(family: str, device: str, shape, train_batch: int, repeats: int, cfg
 
 
 def table(rows, family: str) -> str:
+    from ela_mm.analysis.timing import paired_ratio
+
     base = rows[0]
     out = [
         '| model | params | MACs | elementwise ops | latency b1 | latency / plain | '
@@ -124,6 +111,8 @@ def table(rows, family: str) -> str:
 
 
 def targets(rows, family: str):
+    from ela_mm.analysis.timing import paired_ratio
+
     by = {r['name']: r for r in rows}
     ela = next(r for r in rows if r['name'].startswith('ELA'))
     checks = [
@@ -152,8 +141,18 @@ def targets(rows, family: str):
     return checks
 
 
-def main() -> int:
-    parser, args = parse_args()
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
+    import torch
+
+    from ela_mm.analysis.report import report
+    from ela_mm.comparison.catalogue import FAMILIES
+
+    if args.family not in FAMILIES:
+        parser.error(f'family {args.family!r}: choose from {", ".join(FAMILIES)}')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     rows, hw = compare(

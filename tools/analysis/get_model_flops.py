@@ -10,19 +10,14 @@ element (reductions by input size, the rest by output size). ``total`` = MACs + 
 """
 
 import argparse
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/, for cli_args
-
-from cli_args import add_cfg_options  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Parameters and FLOPs of a config')
     parser.add_argument('config')
-    add_cfg_options(parser)
+    parser.add_argument(
+        '--cfg-options', nargs='+', metavar='KEY=VALUE', help='override config entries'
+    )
     parser.add_argument(
         '--shape',
         type=int,
@@ -31,15 +26,7 @@ def parse_args():
         help="input size (default: the config's test size)",
     )
     parser.add_argument('--batch', type=int, default=1)
-    return parser.parse_args()
-
-
-if __name__ == '__main__':
-    parse_args()  # before the heavy imports: -h and bad options answer at once
-
-import ela_mm  # noqa: E402,F401
-from ela_mm.utils.config import load_config  # noqa: E402
-from ela_mm.utils.flops import model_cost  # noqa: E402
+    return parser, parser.parse_args(argv)
 
 
 def human(n: float) -> str:
@@ -50,14 +37,21 @@ def human(n: float) -> str:
 
 
 def analyse(config: str, shape=None, batch: int = 1, cfg_options=None) -> dict:
+    import ela_mm  # noqa: F401  (registers the modules)
+    from ela_mm.analysis.flops import model_cost
+    from ela_mm.utils.config import load_config
+
     cfg = load_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return model_cost(cfg, shape, batch)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
     if args.shape and min(args.shape) < 1 or args.batch < 1:
         raise SystemExit(f'--shape {args.shape} / --batch {args.batch}: must be positive')
     try:

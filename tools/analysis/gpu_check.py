@@ -71,7 +71,7 @@ def parse_args(argv=None):
     parser.add_argument('--budget', type=float, default=480, help='seconds in all (default 480)')
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--skip-tests', action='store_true')
-    return parser.parse_args(argv)
+    return parser, parser.parse_args(argv)
 
 
 def refusal(cuda: bool, triton: bool) -> Optional[str]:
@@ -188,7 +188,7 @@ def render(res: Dict) -> str:
 
 
 def _time(fns: Dict[str, callable], repeats: int) -> Dict[str, float]:
-    from ela_mm.utils.timing import interleaved_samples
+    from ela_mm.analysis.timing import interleaved_samples
 
     samples = interleaved_samples(fns, 'cuda', repeats)
     return {k: statistics.median(v) for k, v in samples.items()}
@@ -295,8 +295,8 @@ def measure_modules(copy_bw: float, repeats: int, deadline: float, notes: List[s
 def measure_models(repeats: int, deadline: float, notes: List[str]):
     import torch
 
+    from ela_mm.analysis.synthetic import num_classes, synthetic_batch
     from ela_mm.utils.config import build_model, config_path, load_config
-    from ela_mm.utils.synthetic import num_classes, synthetic_batch
 
     rows = []
     for family, (plain_cfg, ela_cfg, hw, batch) in MODELS.items():
@@ -357,9 +357,12 @@ def run_tests(timeout: float) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
     import importlib.util
 
+    from ela_mm.utils.cli import start as start_tool
+
+    start_tool(parser, args)
     import torch
 
     why = refusal(torch.cuda.is_available(), importlib.util.find_spec('triton') is not None)
@@ -368,9 +371,6 @@ def main(argv=None) -> int:
         return 2
     start = time.time()
     deadline = start + args.budget
-    sys.path.insert(0, ROOT)
-    sys.path.append(osp.join(ROOT, 'tools'))  # for cli_args
-    import cli_args  # noqa: F401  (filters the known upstream notices)
     import triton
 
     from ela_mm.ops import kernels_in_use

@@ -9,13 +9,12 @@ a VOC2007 folder it did not write is left alone and the command stops.
 
 import argparse
 import os.path as osp
-import sys
 
 # the published split sizes (ela_mm.datasets.toy_voc.DEFAULT_SPLITS; a test keeps them equal)
 DEFAULTS = dict(num_train=1600, num_val=160, num_test=240)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Generate the toy VOC-format dataset.')
     parser.add_argument('--out', default='data/toy_voc', help='output folder')
     parser.add_argument('--num-train', type=int, default=DEFAULTS['num_train'])
@@ -28,12 +27,14 @@ def parse_args():
         help='do nothing when --out already holds a toy set of these sizes, seed and generator '
         'version (what the demos use)',
     )
-    return parser.parse_args()
+    return parser, parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()  # before the imports: -h answers at once
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+def main(argv=None) -> None:
+    parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
+    from ela_mm.utils.cli import start
+
+    start(parser, args)
     from ela_mm.datasets.toy_voc import generate, read_stamp, stamp_of
 
     want = stamp_of(args.num_train, args.num_val, args.num_test, args.seed)

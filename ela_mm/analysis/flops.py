@@ -7,7 +7,8 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import elementwise_flop_counter
 
-from .config import build_model, count_params, input_size
+from ela_mm.utils.config import build_model, count_params, input_size
+
 from .synthetic import WithSamples, num_classes, synthetic_batch
 
 #: ops mmengine's counter leaves at zero, counted here at one operation per element: the

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ela_mm import ELA
+from ela_mm.analysis.flops import count_flops
 from ela_mm.utils.config import build_model, count_params, load_config
-from ela_mm.utils.flops import count_flops
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -57,7 +57,7 @@ def test_attention_cost_in_a_whole_model_is_exactly_its_modules():
 def test_a_size_the_model_cannot_take_is_named_with_one_it_can():
     """100 x 75 does not line up in YOLOX's feature pyramid: one sentence with the size and a
     size that works, instead of a tensor-size traceback from inside the neck."""
-    from ela_mm.utils.flops import model_cost
+    from ela_mm.analysis.flops import model_cost
 
     cfg = load_config(osp.join(ROOT, 'configs/toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py'))
     with pytest.raises(ValueError, match=r'^input 100 x 75 does not fit YOLOX: .*--shape 128 96$'):

@@ -2,7 +2,7 @@
 
 import torch
 
-from ela_mm.utils.timing import paired_ratio, peak_bytes
+from ela_mm.analysis.timing import paired_ratio, peak_bytes
 
 
 def test_cpu_peak_bytes_is_exact():

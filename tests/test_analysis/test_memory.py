@@ -1,9 +1,9 @@
-"""ela_mm.utils.memory.saved_bytes: what a training forward keeps for backward."""
+"""ela_mm.analysis.memory.saved_bytes: what a training forward keeps for backward."""
 
 import torch
 import torch.nn as nn
 
-from ela_mm.utils.memory import saved_bytes
+from ela_mm.analysis.memory import saved_bytes
 
 
 def test_each_kept_storage_counted_once():

@@ -3,7 +3,7 @@
 import torch
 
 from ela_mm import ELA, CoordAtt
-from ela_mm.utils.visualization import strip_attention_map
+from ela_mm.analysis.visualization import strip_attention_map
 
 
 def test_map_is_the_gate_of_each_position(randomise):

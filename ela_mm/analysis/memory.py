@@ -1,6 +1,6 @@
 """What a training forward keeps for backward, counted deterministically.
 
-Peak-memory tools (``ela_mm.utils.timing.peak_bytes``) depend on the allocator and the device;
+Peak-memory tools (``ela_mm.analysis.timing.peak_bytes``) depend on the allocator and the device;
 here every tensor autograd saves passes through ``torch.autograd.graph.saved_tensors_hooks`` and
 its storage is counted once, however many ops save it (a convolution and the norm after it may
 save views of one buffer). Parameters and buffers are left out: the plain and the attention model

@@ -18,7 +18,7 @@ import re
 import shlex
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-from .model_index import comparison_rows, load_model_index
+from .catalogue import comparison_rows, load_model_index
 from .results import read_test_metrics
 
 _SEED_DIR = re.compile(r'^seed(\d+)$')

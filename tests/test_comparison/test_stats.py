@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ela_mm.utils.stats import paired_difference, summarize
+from ela_mm.comparison.stats import paired_difference, summarize
 
 
 def test_summarize_sample_std():

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ela_mm.utils.results import read_test_metrics
+from ela_mm.comparison.results import read_test_metrics
 
 
 def test_reads_the_newest_test_run(tmp_path):

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 
-from ela_mm.utils.model_index import (
+from ela_mm.comparison.catalogue import (
     ConfigName,
     attention_label,
     comparison_rows,
@@ -81,8 +81,8 @@ TOY_PLAIN = 'configs/toy/yolox_nano_1xb16-24e_toyvoc.py'
 
 
 def test_config_hash_sees_what_a_run_computes_only():
+    from ela_mm.comparison.catalogue import config_hash
     from ela_mm.utils.config import load_config
-    from ela_mm.utils.model_index import config_hash
 
     cfg = load_config(osp.join(ROOT, TOY_PLAIN))
     h = config_hash(cfg)
@@ -108,7 +108,7 @@ def test_config_hash_sees_what_a_run_computes_only():
 
 
 def _measured(path, **training):
-    from ela_mm.utils.model_index import parse_config_name
+    from ela_mm.comparison.catalogue import parse_config_name
 
     name = osp.splitext(osp.basename(path))[0]
     return dict(
@@ -125,8 +125,8 @@ def _measured(path, **training):
 def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
     """A published score is current only for the config it was measured with: editing the
     config file, or the file it inherits from, makes it stale; so does an earlier toy set."""
+    from ela_mm.comparison.catalogue import expected_hash, result_status
     from ela_mm.datasets.toy_voc import CROPS_VERSION, GENERATOR_VERSION
-    from ela_mm.utils.model_index import expected_hash, result_status
 
     base = tmp_path / 'yolox_nano_1xb16-24e_toyvoc.py'
     base.write_text(f"_base_ = '{osp.join(ROOT, TOY_PLAIN)}'\n")
@@ -169,8 +169,8 @@ def test_the_data_record_names_the_crops_only_where_a_config_reads_them(tmp_path
     crops change: its record carries the crops' version only for configs that read them."""
     from mmengine import Config
 
+    from ela_mm.comparison.catalogue import data_stamp
     from ela_mm.datasets.toy_voc import CROPS_VERSION, STAMP, stamp_of
-    from ela_mm.utils.model_index import data_stamp
 
     (tmp_path / STAMP).write_text(json.dumps(stamp_of(8, 2, 4, 0)))
     (tmp_path / 'VOC2007').mkdir()
@@ -179,3 +179,48 @@ def test_the_data_record_names_the_crops_only_where_a_config_reads_them(tmp_path
     cls = data_stamp(Config(dict(data_root=f'{tmp_path}/classification')))
     assert 'crops_version' not in det and det['num_train'] == 8
     assert cls['crops_version'] == CROPS_VERSION and dict(cls, crops_version=0) != det
+
+
+# ------------------------------------------------------------------ the one family table
+def test_every_family_names_a_plain_baseline_of_its_folder():
+    from ela_mm.comparison.catalogue import FAMILIES, comparison_rows, load_model_index
+
+    index = {m['Name']: m for m in load_model_index(ROOT)}
+    for name, fam in FAMILIES.items():
+        rows = comparison_rows(ROOT, fam.baseline)
+        assert rows[0]['Name'] == fam.baseline and rows[0]['Metadata']['Attention'] == 'none'
+        assert index[fam.baseline]['family'] == fam.folder, name
+        assert len(rows) >= 2, f'{name}: a family compares at least one attention row'
+
+
+def test_every_config_belongs_to_a_family_with_its_task():
+    from ela_mm.comparison.catalogue import SCOPE_TASKS, family_of, load_model_index
+    from ela_mm.utils.config import load_config
+
+    for entry in load_model_index(ROOT):
+        fam = family_of(entry['family'], entry['Name'])
+        assert fam.folder == entry['family']
+        assert entry['Results'][0]['Task'] == fam.task, entry['Name']
+        if fam.folder == 'toy':  # the toy families' tasks follow their scopes
+            assert SCOPE_TASKS[load_config(entry['path']).default_scope] == fam.task
+    with pytest.raises(ValueError, match='no family of ela_mm.comparison.catalogue.FAMILIES'):
+        family_of('nowhere', 'yolox_nano_8xb8-300e_coco')
+
+
+def test_one_row_order_everywhere():
+    from ela_mm.comparison.catalogue import FAMILIES, ROW_ORDER, comparison_rows, row_rank
+
+    assert ROW_ORDER[0] == 'none' and row_rank('plain') == row_rank(None) == 0
+    assert row_rank('CBAM') > row_rank('CA') > row_rank('SE') > row_rank('ELA-L')
+    for fam in FAMILIES.values():
+        labels = [m['Metadata']['Attention'] for m in comparison_rows(ROOT, fam.baseline)]
+        assert labels == sorted(labels, key=row_rank)
+
+
+def test_no_tool_reads_or_writes_metafile_yaml_itself():
+    import glob
+
+    for path in glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True):
+        with open(path) as f:
+            text = f.read()
+        assert 'import yaml' not in text and 'safe_dump' not in text, path
