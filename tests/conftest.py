@@ -1,9 +1,12 @@
-"""Shared fixtures. The tests mirror the package: test_models/, test_ops/, test_datasets/,
-test_utils/, test_tools/ (the command-line tools end to end), test_configs.py (every shipped
-config), test_packaging.py (what an install ships, lint), test_stack.py (the OpenMMLab stack)."""
+"""Shared fixtures (the toy data, the miniature trees and the wheel are made once per test run).
+The tests mirror the package: test_models/, test_ops/, test_datasets/, test_utils/,
+test_analysis/, test_comparison/, test_tools/ (the command-line tools end to end),
+test_configs.py (every shipped config), test_packaging.py (what an install ships, lint),
+test_stack.py (the OpenMMLab stack)."""
 
 import glob
 import importlib
+import json
 import os
 import os.path as osp
 import shutil
@@ -126,6 +129,25 @@ def toy_voc(tmp_path_factory) -> str:
         if read_stamp(str(out)) is None:  # the stamp is written last: a finished set
             generate(str(out), num_train=8, num_test=4, seed=0)
     return str(out)
+
+
+@pytest.fixture(scope='session')
+def miniature(tmp_path_factory) -> dict:
+    """The miniature real-layout trees (``ela_mm.datasets.miniature``, 2 images per split,
+    seed 0), made once per test run and shared by the test workers: ``{tree: --data-root}``.
+    Read them, never write into them."""
+    from filelock import FileLock
+
+    from ela_mm.datasets.miniature import generate_miniature
+
+    shared = _run_folder(tmp_path_factory)
+    out = shared / 'miniature'
+    with FileLock(str(shared / 'miniature.lock')):
+        done = out / 'done'  # written last: a finished set
+        roots = generate_miniature(str(out), per_split=2) if not done.exists() else None
+        if roots is not None:
+            done.write_text(json.dumps(roots))
+        return json.loads(done.read_text())
 
 
 @pytest.fixture(scope='session')

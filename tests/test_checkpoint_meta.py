@@ -11,7 +11,6 @@ import re
 import pytest
 
 from ela_mm.datasets.miniature import CONFIG_TREES as TREE
-from ela_mm.datasets.miniature import generate_miniature
 from ela_mm.utils.config import load_config
 from ela_mm.utils.data_check import check_data, paths_outside, set_data_root
 
@@ -24,11 +23,6 @@ ALL = sorted(
 ATTENTION = re.compile(r'-(ca|cbam|eca|se|ela-[tsbl])_')
 # the plain row of every family, and every row of YOLOX VOC (whose meta was a list)
 CONFIGS = [c for c in ALL if not ATTENTION.search(c) or c.endswith('_voc0712.py')]
-
-
-@pytest.fixture(scope='module')
-def mini(tmp_path_factory):
-    return generate_miniature(str(tmp_path_factory.mktemp('mini')), per_split=1)
 
 
 def _num_classes(model):
@@ -44,11 +38,11 @@ def test_every_family_is_covered():
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_checkpoint_meta_is_a_dict_with_the_class_names(name, mini):
+def test_checkpoint_meta_is_a_dict_with_the_class_names(name, miniature):
     from mmengine.registry import DATASETS, init_default_scope
 
     cfg = load_config(osp.join(ROOT, 'configs', name))
-    root = mini[next(t for k, t in TREE.items() if name.endswith(k))]
+    root = miniature[next(t for k, t in TREE.items() if name.endswith(k))]
     set_data_root(cfg, root)
     assert paths_outside(cfg, root) == []
     check_data(cfg)  # every path of the three loops and their evaluators is in the miniature

@@ -11,8 +11,6 @@ import sys
 import pytest
 import torch
 
-from ela_mm.datasets.toy_voc import generate
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_SEG = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16_1xb8-3000it_toyvoc-128x128.py')
 ENV = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
@@ -21,9 +19,8 @@ for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU launcher path (no CUDA)')
-def test_two_cpu_processes_train_a_syncbn_config(tmp_path):
-    data = tmp_path / 'toy'
-    generate(str(data), num_train=4, num_val=2, num_test=2, seed=0)
+def test_two_cpu_processes_train_a_syncbn_config(tmp_path, toy_voc):
+    data = toy_voc
     from ela_mm.utils.config import load_config
 
     assert load_config(TOY_SEG).model.backbone.norm_cfg.type == 'SyncBN'  # what is tested

@@ -22,7 +22,6 @@ from families import (
     tree_root,
 )
 
-from ela_mm.datasets.miniature import generate_miniature
 from ela_mm.utils.config import load_config
 
 #: config -> (metric, dataset class whose names the checkpoint must hold)
@@ -37,20 +36,13 @@ FAMILIES = {
 }
 
 
-@pytest.fixture(scope='module')
-def mini(tmp_path_factory):
-    return generate_miniature(
-        str(tmp_path_factory.mktemp('mini')), trees=['voc0712', 'coco'], per_split=2
-    )
-
-
 @pytest.mark.parametrize('config', list(FAMILIES))
-def test_detection_family_end_to_end(config, mini, tmp_path):
+def test_detection_family_end_to_end(config, miniature, tmp_path):
     import mmdet.datasets
     from mmdet.apis import inference_detector, init_detector
 
     metric, dataset = FAMILIES[config]
-    root = tree_root(mini, config)
+    root = tree_root(miniature, config)
     cfg, opts, ckpt = smoke_run(config, root, '2e', metric, str(tmp_path))
     classes = list(getattr(mmdet.datasets, dataset).METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes

@@ -9,15 +9,6 @@ import pytest
 from families import checkpoint_classes, image_of, smoke_run, tree_root
 from mmengine.registry import DefaultScope
 
-from ela_mm.datasets.miniature import generate_miniature
-
-
-@pytest.fixture(scope='module')
-def mini(tmp_path_factory):
-    return generate_miniature(
-        str(tmp_path_factory.mktemp('mini')), trees=['voc0712', 'imagenet'], per_split=2
-    )
-
 
 @pytest.mark.parametrize(
     'config',
@@ -26,18 +17,18 @@ def mini(tmp_path_factory):
         'deeplabv3/deeplabv3_m-v2-d8-ela-s_4xb4-20k_voc12aug-512x512.py',
     ],
 )
-def test_segmentation_family_end_to_end(config, mini, tmp_path):
+def test_segmentation_family_end_to_end(config, miniature, tmp_path):
     from mmseg.apis import inference_model, init_model
     from mmseg.datasets import PascalVOCDataset
     from PIL import Image
 
-    cfg, opts, ckpt = smoke_run(config, tree_root(mini, config), '2it', 'mIoU', str(tmp_path))
+    cfg, opts, ckpt = smoke_run(config, tree_root(miniature, config), '2it', 'mIoU', str(tmp_path))
     classes = list(PascalVOCDataset.METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes
 
     model = init_model(cfg.filename, ckpt, device='cpu', cfg_options=opts)
     assert list(model.dataset_meta['classes']) == classes  # read from the checkpoint
-    image = image_of(tree_root(mini, config))
+    image = image_of(tree_root(miniature, config))
     mask = inference_model(model, image).pred_sem_seg.data
     width, height = Image.open(image).size
     assert tuple(mask.shape) == (1, height, width)
@@ -48,11 +39,11 @@ def test_segmentation_family_end_to_end(config, mini, tmp_path):
     'config',
     ['resnet/resnet50-ela-b_8xb32_in1k.py', 'mobilenet_v2/mobilenet-v2-ela-s_8xb32_in1k.py'],
 )
-def test_classification_family_end_to_end(config, mini, tmp_path):
+def test_classification_family_end_to_end(config, miniature, tmp_path):
     from mmpretrain import ImageClassificationInferencer
     from mmpretrain.datasets import ImageNet
 
-    root = tree_root(mini, config)
+    root = tree_root(miniature, config)
     cfg, opts, ckpt = smoke_run(config, root, '2e', 'accuracy/top1', str(tmp_path))
     classes = list(ImageNet.METAINFO['classes'])
     assert checkpoint_classes(ckpt) == classes
