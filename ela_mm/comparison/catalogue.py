@@ -396,6 +396,19 @@ def write_metafiles(rows: List[dict], root: str) -> None:
         )
 
 
+def _grid_models(rows: List[dict], root: str, metas: dict):
+    """``(row, metafile path, the row's model in it or None)`` for every grid row with a
+    model-index entry; ``metas`` keeps each metafile read (``{path: (header, content)}``)."""
+    for r in rows:
+        if r['entry'] is None:
+            continue
+        path = _metafile(root, r['entry']['family'])
+        if path not in metas:
+            metas[path] = _read_metafile(path)
+        models = metas[path][1]['Models']
+        yield r, path, next((m for m in models if m['Name'] == r['name']), None)
+
+
 def _options(value) -> list:
     """``--cfg-options`` as a sorted list of 'key=value' strings (lists, dicts or None)."""
     if isinstance(value, dict):
@@ -423,15 +436,8 @@ def replaced_results(rows: List[dict], manifest: dict, root: str) -> List[str]:
     whose metafile already holds a measured result that it would replace with one measured
     differently: another schedule, fewer seeds, another data root or other --cfg-options
     (each a different experiment, not a re-run)."""
-    out, metas = [], {}
-    for r in rows:
-        entry = r['entry']
-        if entry is None:
-            continue
-        path = _metafile(root, entry['family'])
-        if path not in metas:
-            metas[path] = {m['Name']: m for m in _read_metafile(path)[1]['Models']}
-        old = metas[path].get(r['name'])
+    out = []
+    for r, _, old in _grid_models(rows, root, {}):
         if old is None or old['Metadata'].get('Status') != 'measured':
             continue
         result = (old.get('Results') or [{}])[0]
@@ -470,14 +476,7 @@ def record_results(
     ``data``) into the metafile entries of their configs: the mean and spread of ``metric``,
     and how, where and when they were measured. Returns the metafiles changed."""
     changed = {}
-    for r in rows:
-        entry = r['entry']
-        if entry is None:
-            continue
-        path = _metafile(root, entry['family'])
-        if path not in changed:
-            changed[path] = _read_metafile(path)
-        model = next(m for m in changed[path][1]['Models'] if m['Name'] == r['name'])
+    for r, _, model in _grid_models(rows, root, changed):
         s = r['summary']
         seeds = sorted(r['values'])
         key = metric.split('/')[-1]

@@ -46,3 +46,17 @@ def test_no_tool_edits_sys_path(tool):
     with open(osp.join(ROOT, tool)) as f:
         text = f.read()
     assert 'sys.path' not in text and '# noqa: E402' not in text
+
+
+def test_the_miniature_command_runs_from_the_package_too():
+    """``python -m ela_mm.datasets.miniature`` (the docs show it for an installed package) runs
+    tools/misc/make_miniature.py as shipped under ela_mm/.mim/tools."""
+    out = subprocess.run(
+        [sys.executable, '-m', 'ela_mm.datasets.miniature', '-h'],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'usage: make_miniature.py' in out.stdout and '--per-split' in out.stdout
