@@ -1,5 +1,8 @@
 """Measurement helpers: exact CPU peak memory, paired ratios."""
 
+import subprocess
+import sys
+
 import torch
 
 from ela_mm.analysis.timing import paired_ratio, peak_bytes
@@ -25,3 +28,13 @@ def test_paired_ratio_takes_the_median_of_round_ratios():
     # median(1, 1, 4, 2, 3) / median(2, 2, 8, 1, 1) = 2 / 2 = 1.0
     assert paired_ratio([1.0, 1.0, 4.0, 2.0, 3.0], [2.0, 2.0, 8.0, 1.0, 1.0]) == 0.5
     assert paired_ratio([3.0], [2.0]) == 1.5
+
+
+def test_cpu_peak_memory_is_quiet():
+    code = (
+        'import torch\nfrom ela_mm.analysis.timing import peak_bytes\n'
+        'print(peak_bytes(lambda: torch.ones(1000), "cpu"))\n'
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == '4000'
+    assert 'gpuGetDeviceCount' not in out.stderr and 'USDT' not in out.stderr

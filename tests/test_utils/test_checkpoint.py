@@ -11,7 +11,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 
 import ela_mm  # noqa: F401  (installs the allowlist)
-from ela_mm.utils.checkpoint import MMENGINE_SAFE_GLOBALS, check_checkpoint
+from ela_mm.utils.checkpoint import MMENGINE_SAFE_GLOBALS, check_checkpoint, read_checkpoint
 
 
 class ToyModel(BaseModel):
@@ -199,3 +199,18 @@ def test_check_checkpoint_accepts_a_fit_and_strips_ddp_prefixes(tmp_path):
     state = check_checkpoint(_Net(), path)
     assert sorted(state) == sorted(net.state_dict())
     torch.testing.assert_close(state['a.weight'], net.a.weight.detach())
+
+
+@pytest.mark.parametrize(
+    'content,pattern',
+    [
+        (b'', 'is empty'),
+        (b'GIF89a not a checkpoint' * 50, 'is not a readable checkpoint'),
+    ],
+)
+def test_unreadable_checkpoints(tmp_path, content, pattern):
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=pattern) as e:
+        read_checkpoint(str(path))
+    assert 'weights_only' not in str(e.value)

@@ -8,11 +8,13 @@ import pytest
 
 from ela_mm.utils.config import load_config
 from ela_mm.utils.data_check import check_data, dataset_paths, paths_outside, set_data_root
-from ela_mm.utils.launch import setup_config
+from ela_mm.utils.launch import setup_config, warn_unread_options
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RTMDET = osp.join(ROOT, 'configs/rtmdet/rtmdet_tiny_8xb32-300e_coco.py')
 VAL_JSON = 'annotations/instances_val2017.json'
+TOY_DET = osp.join(ROOT, 'configs/toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py')
+TOY_SEG = osp.join(ROOT, 'configs/toy/deeplabv3_r50-d8-w16-ela-b_1xb8-3000it_toyvoc-128x128.py')
 
 
 def _coco(tmp_path, name='coco'):
@@ -85,3 +87,47 @@ def test_data_root_from_another_folder_never_reads_the_local_copy(tmp_path, monk
     assert f'WARNING: --data-root {real}: test_evaluator.ann_file: /elsewhere/gt.json is not' in (
         capsys.readouterr().out
     )
+
+
+class ToyArgs:
+    config, work_dir, cfg_options, launcher, local_rank, data_root = (
+        TOY_DET,
+        None,
+        None,
+        'none',
+        0,
+        None,
+    )
+
+
+def test_data_root_reaches_every_dataset_of_a_wrapped_config(tmp_path):
+    cfg = load_config(TOY_DET)
+    changed = set_data_root(cfg, '/my/data')
+    assert changed == [
+        'train_dataloader.dataset.dataset.data_root',
+        'val_dataloader.dataset.data_root',
+        'test_dataloader.dataset.data_root',
+    ]
+    assert cfg.train_dataloader.dataset.dataset.data_root == '/my/data/'
+    assert cfg.test_dataloader.dataset.data_root == '/my/data/'
+    seg = load_config(TOY_SEG)  # data_root 'data/toy_voc/VOC2007': the sub-folder is kept
+    set_data_root(seg, '/my/data')
+    assert seg.train_dataloader.dataset.data_root == '/my/data'
+
+
+def test_data_root_flag_through_the_tool(tmp_path):
+    args = ToyArgs()
+    args.data_root = str(tmp_path)
+    cfg = setup_config(args)
+    assert cfg.train_dataloader.dataset.dataset.data_root == f'{tmp_path}/'
+    with pytest.raises(FileNotFoundError, match=r'VOC2007/ImageSets/Main/train.txt'):
+        check_data(cfg, ['train_dataloader'])
+
+
+def test_top_level_variable_in_cfg_options_is_flagged(capsys):
+    cfg = load_config(TOY_DET)
+    assert warn_unread_options(cfg, {'data_root': '/x', 'work_dir': 'w', 'a.b': 1}) == ['data_root']
+    out = capsys.readouterr().out
+    assert "--cfg-options data_root=...: 'data_root' is a variable of the config file" in out
+    assert 'Use --data-root DIR' in out
+    assert 'train_dataloader.dataset.dataset.data_root' in out
