@@ -330,12 +330,11 @@ def main(argv=None) -> int:
     if not rows:
         raise SystemExit(f'collect_grid: no finished runs in {grid_dir}; unfinished: {unfinished}')
     add_stats(rows)
-    manifest_path = osp.join(grid_dir, 'grid.json')
-    schedule = None
-    if osp.isfile(manifest_path):
-        with open(manifest_path) as f:
-            schedule = json.load(f).get('schedule')
-    mark_stale(rows, schedule)
+    manifest = {}  # what run_grid recorded of the grid (grid.json)
+    if osp.isfile(osp.join(grid_dir, 'grid.json')):
+        with open(osp.join(grid_dir, 'grid.json')) as f:
+            manifest = json.load(f)
+    mark_stale(rows, manifest.get('schedule'))
     stale = [r for r in rows if r['stale']]
     if stale and args.update_metafiles:
         raise SystemExit(
@@ -343,10 +342,6 @@ def main(argv=None) -> int:
             + '; '.join(f'{r["name"]}: {r["stale"]}' for r in stale)
             + '. Re-run those configs (tools/run_grid.py) with the configs as they are now'
         )
-    manifest = {}
-    if osp.isfile(osp.join(grid_dir, 'grid.json')):
-        with open(osp.join(grid_dir, 'grid.json')) as f:
-            manifest = json.load(f)
     out = osp.abspath(args.out or grid_dir)
     names = [f'{args.name}.{ext}' for ext in ('md', 'csv', 'png')]
     refusals = []

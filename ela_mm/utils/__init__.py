@@ -40,6 +40,9 @@ class _MovedModule(importlib.abc.Loader, importlib.abc.MetaPathFinder):
     """Imports ``ela_mm.utils.<old>`` as the module it moved to (the same module object, so
     that its functions and state are shared), warning once per import with the new path."""
 
+    def __init__(self) -> None:
+        self._specs = {}  # new module name -> its own spec, between create and exec
+
     def find_spec(self, fullname, path=None, target=None):
         prefix, _, name = fullname.rpartition('.')
         if prefix != __name__ or name not in MOVED:
@@ -52,11 +55,11 @@ class _MovedModule(importlib.abc.Loader, importlib.abc.MetaPathFinder):
             f'{spec.name} moved to {new}; import it from there', DeprecationWarning, stacklevel=2
         )
         module = importlib.import_module(new)
-        self._spec = module.__spec__  # the import machinery sets the alias spec on it next
+        self._specs[module.__name__] = module.__spec__  # the machinery sets the alias spec next
         return module
 
     def exec_module(self, module):
-        module.__spec__ = self._spec  # the module keeps its own spec (reload, pickling)
+        module.__spec__ = self._specs.pop(module.__name__)  # it keeps its own (reload, pickle)
 
 
 if not any(isinstance(f, _MovedModule) for f in sys.meta_path):
