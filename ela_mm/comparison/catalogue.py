@@ -127,7 +127,7 @@ FAMILIES: Dict[str, Family] = {
         'Toy',
         'deeplabv3_r50-d8-w16_1xb8-3000it_toyvoc-128x128',
     ),
-    'toy-cls': Family('toy', 'Image Classification', 'Toy', 'resnet18_1xb32-7e_toycls-64x64'),
+    'toy-cls': Family('toy', 'Image Classification', 'Toy', 'resnet18_1xb32-700it_toycls-64x64'),
 }
 #: the model part of a config name -> its name in tables
 MODEL_NAMES: Dict[str, str] = {
@@ -291,6 +291,8 @@ def result_status(entry: dict) -> str:
         return 'stale: measured with an earlier recipe (no config hash recorded)'
     schedule = training.get('Schedule')
     schedule = None if schedule in (None, 'as in the config') else schedule
+    if not osp.isfile(entry['path']):  # renamed or removed since; --write drops the entry
+        return f'stale: its config {entry["Config"]} no longer exists'
     if recorded != expected_hash(entry, schedule):
         return f'stale: the config changed since it was measured (hash {recorded})'
     data = training.get('Data')

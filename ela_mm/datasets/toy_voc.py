@@ -13,6 +13,11 @@ read by the UNCHANGED upstream classes: mmdet ``VOCDataset`` + ``VOCMetric`` and
     <out>/classification/{train/<class>,val,test}/*.JPEG, meta/{train,val,test}.txt
                                                     object crops, ImageNet's layout (mmpretrain)
 
+The classification crops of ``val`` and ``test`` are cut from the VOC val and test images; those
+of ``train`` from the VOC train images and from ``num_cls_extra`` more images drawn the same way
+(from a random stream of their own, so the VOC images do not change with it) that are written as
+crops only (``train/<class>/x000001_0.JPEG``).
+
 The objects are three shape classes stored under VOC class names (so that mmseg's
 ``PascalVOCDataset``, which only accepts a subset of VOC's classes, reads them): a filled
 triangle is ``aeroplane``, a ring is ``bicycle`` and a filled ellipse is ``bird``. Colour is drawn
@@ -165,9 +170,9 @@ def _write_xml(path: str, name: str, w: int, h: int, objects: list) -> None:
     ET.ElementTree(root).write(path)
 
 
-def make_image(rng: random.Random, name: str, root: str) -> Tuple[Image.Image, list]:
-    """Draw one toy image and write it with its annotation and mask under ``root``; returns
-    the image and its objects as ``(class, box, difficult, visible fraction)``."""
+def draw_image(rng: random.Random) -> Tuple[Image.Image, np.ndarray, list]:
+    """Draw one toy image: ``(image, class-index mask, objects)``, the objects as ``(class, box,
+    difficult, visible fraction)``."""
     w, h = rng.randint(144, 208), rng.randint(128, 192)
     img = _background(rng, w, h)
     label = np.zeros((h, w), np.uint8)
@@ -202,6 +207,14 @@ def make_image(rng: random.Random, name: str, root: str) -> Tuple[Image.Image, l
         outline |= edge
     label[outline] = BORDER
     img = img.filter(ImageFilter.GaussianBlur(0.6))
+    return img, label, objects
+
+
+def make_image(rng: random.Random, name: str, root: str) -> Tuple[Image.Image, list]:
+    """Draw one toy image and write it with its annotation and mask under ``root``; returns
+    the image and its objects as ``(class, box, difficult, visible fraction)``."""
+    img, label, objects = draw_image(rng)
+    w, h = img.size
     img.save(osp.join(root, 'JPEGImages', f'{name}.jpg'), quality=92)
     seg = Image.fromarray(label, mode='P')
     seg.putpalette(voc_palette())
@@ -255,13 +268,22 @@ def write_crops(
 GENERATOR_VERSION = 2
 #: bump when only the classification crops change (classification results go stale, the
 #: detection and segmentation ones stay current)
-CROPS_VERSION = 2
+CROPS_VERSION = 3
+#: images drawn for the classification training crops alone in the published set (about 1.9
+#: crops each: with the VOC train images' crops, 10,965 training crops)
+NUM_CLS_EXTRA = 4200
 STAMP = 'toy_voc.json'
-#: the split sizes of the published toy set (``make_toy_voc.py`` and the demos use these)
-DEFAULT_SPLITS = dict(num_train=1600, num_val=160, num_test=240)
+#: the split sizes of the published toy set (``make_toy_voc.py`` and the demos use these);
+#: ``num_cls_extra``: images drawn for classification training crops only
+DEFAULT_SPLITS = dict(num_train=1600, num_val=160, num_test=240, num_cls_extra=NUM_CLS_EXTRA)
+#: the stamp keys that concern the classification crops alone (a detection or segmentation
+#: config's recorded stamp leaves them out: they do not change what it reads)
+CROPS_KEYS = ('crops_version', 'num_cls_extra')
 
 
-def stamp_of(num_train: int, num_val: int, num_test: int, seed: int) -> dict:
+def stamp_of(
+    num_train: int, num_val: int, num_test: int, seed: int, num_cls_extra: int = 0
+) -> dict:
     """What a toy set was generated with (written to ``<out>/toy_voc.json``)."""
     return dict(
         generator_version=GENERATOR_VERSION,
@@ -270,6 +292,7 @@ def stamp_of(num_train: int, num_val: int, num_test: int, seed: int) -> dict:
         num_train=num_train,
         num_val=num_val,
         num_test=num_test,
+        num_cls_extra=num_cls_extra,
     )
 
 
@@ -302,12 +325,15 @@ def generate(
     num_test: int = DEFAULT_SPLITS['num_test'],
     seed: int = 0,
     num_val: Optional[int] = None,
+    num_cls_extra: int = 0,
 ) -> str:
     """Write the toy dataset under ``out`` (its VOC2007 folder) and return that folder.
 
     The splits are disjoint: ``train`` (``num_train`` images), ``val`` (``num_val``; by default
     ``num_test // 2`` rounded up, at least one where there are test images) and ``test``;
-    ``trainval`` is train + val. A toy set written earlier into ``out`` (it has a stamp,
+    ``trainval`` is train + val. ``num_cls_extra`` more images give classification training
+    crops only (none by default; the published set has ``DEFAULT_SPLITS['num_cls_extra']``). A
+    toy set written earlier into ``out`` (it has a stamp,
     ``toy_voc.json``) is removed first; a ``VOC2007`` folder without a stamp is not ours, and the
     call stops rather than mix the two.
     """
@@ -340,6 +366,10 @@ def generate(
         img, objects = make_image(rng, name, root)
         split = 'train' if i < num_train else 'val' if i < num_train + num_val else 'test'
         write_crops(img, objects, name, cls_root, split, crops[split])
+    extra = random.Random(f'toy-classification-{seed}')  # its own stream: the VOC images stay
+    for i in range(num_cls_extra):
+        img, _, objects = draw_image(extra)
+        write_crops(img, objects, f'x{i + 1:06d}', cls_root, 'train', crops['train'])
     for split, lines in crops.items():
         with open(osp.join(cls_root, 'meta', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(lines) + ('\n' if lines else ''))
@@ -355,5 +385,5 @@ def generate(
             with open(osp.join(root, 'ImageSets', folder, f'{split}.txt'), 'w') as f:
                 f.write('\n'.join(ids) + ('\n' if ids else ''))
     with open(osp.join(out, STAMP), 'w') as f:
-        json.dump(stamp_of(num_train, num_val, num_test, seed), f, indent=2)
+        json.dump(stamp_of(num_train, num_val, num_test, seed, num_cls_extra), f, indent=2)
     return root

@@ -42,7 +42,7 @@ def config_hash(cfg) -> str:
 
 def data_stamp(cfg) -> Optional[dict]:
     """The toy generator's stamp of the data a config reads (``None`` for other data)."""
-    from ela_mm.datasets.toy_voc import read_stamp
+    from ela_mm.datasets.toy_voc import CROPS_KEYS, read_stamp
 
     root = cfg.get('data_root') if hasattr(cfg, 'get') else None
     if not isinstance(root, str):
@@ -51,7 +51,8 @@ def data_stamp(cfg) -> Optional[dict]:
         stamp = read_stamp(folder)
         if stamp is not None:
             if osp.basename(osp.normpath(root)) != 'classification':  # reads no crops
-                stamp.pop('crops_version', None)
+                for key in CROPS_KEYS:
+                    stamp.pop(key, None)
             return stamp
     return None
 

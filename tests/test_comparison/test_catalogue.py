@@ -158,6 +158,10 @@ def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
     assert result_status(entry) == 'current'
     entry['Results'][0]['Training']['Data'] = dict(data, generator_version=GENERATOR_VERSION - 1)
     assert result_status(entry) == 'stale: measured on an earlier version of the toy data'
+    entry['Results'][0]['Training']['Data'] = data
+    entry['Config'] = 'configs/toy/yolox_nano-ela-t_1xb16-24e_toyvoc.py'
+    row.rename(tmp_path / 'renamed.py')  # a renamed config: its old result belongs to no file
+    assert result_status(entry) == f'stale: its config {entry["Config"]} no longer exists'
     del entry['Results'][0]['Training']['Config hash']
     assert 'no config hash recorded' in result_status(entry)
     entry['Metadata']['Status'] = 'not yet trained'
@@ -166,19 +170,21 @@ def test_a_result_goes_stale_when_its_config_or_a_base_changes(tmp_path):
 
 def test_the_data_record_names_the_crops_only_where_a_config_reads_them(tmp_path):
     """A detection or segmentation result does not go stale when only the classification
-    crops change: its record carries the crops' version only for configs that read them."""
+    crops change: its record carries the crops' version and the number of images drawn for
+    crops alone only for configs that read them."""
     from mmengine import Config
 
     from ela_mm.comparison.catalogue import data_stamp
-    from ela_mm.datasets.toy_voc import CROPS_VERSION, STAMP, stamp_of
+    from ela_mm.datasets.toy_voc import CROPS_KEYS, CROPS_VERSION, STAMP, stamp_of
 
-    (tmp_path / STAMP).write_text(json.dumps(stamp_of(8, 2, 4, 0)))
+    (tmp_path / STAMP).write_text(json.dumps(stamp_of(8, 2, 4, 0, num_cls_extra=5)))
     (tmp_path / 'VOC2007').mkdir()
     (tmp_path / 'classification').mkdir()
     det = data_stamp(Config(dict(data_root=f'{tmp_path}/VOC2007/')))
     cls = data_stamp(Config(dict(data_root=f'{tmp_path}/classification')))
-    assert 'crops_version' not in det and det['num_train'] == 8
-    assert cls['crops_version'] == CROPS_VERSION and dict(cls, crops_version=0) != det
+    assert not set(CROPS_KEYS) & set(det) and det['num_train'] == 8
+    assert cls['crops_version'] == CROPS_VERSION and cls['num_cls_extra'] == 5
+    assert {k: v for k, v in cls.items() if k not in CROPS_KEYS} == det
 
 
 # ------------------------------------------------------------------ the one family table

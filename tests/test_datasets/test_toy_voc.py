@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ela_mm.datasets.toy_voc import VOC_CLASSES, generate, toy_metainfo
+from ela_mm.datasets.toy_voc import TOY_CLASSES, VOC_CLASSES, generate, toy_metainfo
 
 
 @pytest.fixture(scope='module')
@@ -267,3 +267,41 @@ def test_a_crop_shows_one_dominant_object(tmp_path):
     lines = []
     write_crops(img, [('bird', (20, 20, 60, 60), False, 0.5)], 'c', str(tmp_path), 'val', lines)
     assert lines == []
+
+
+def test_extra_classification_images_add_training_crops_only(toy, tmp_path):
+    """``num_cls_extra`` images give classification training crops and nothing else: the VOC
+    images, annotations, masks and lists and the val/test crops are byte for byte those of the
+    set without them, and every added crop is a training crop of an extra image."""
+    from ela_mm.datasets.toy_voc import read_stamp
+
+    out = str(tmp_path / 'extra')
+    generate(out, num_train=24, num_test=8, seed=3, num_cls_extra=12)
+    for dirpath, _, files in os.walk(osp.join(toy, 'VOC2007')):
+        for f in files:
+            rel = osp.relpath(osp.join(dirpath, f), toy)
+            assert filecmp.cmp(osp.join(toy, rel), osp.join(out, rel), shallow=False), rel
+    assert sorted(os.listdir(osp.join(out, 'VOC2007/JPEGImages'))) == sorted(
+        os.listdir(osp.join(toy, 'VOC2007/JPEGImages'))
+    )
+
+    def lines(root, split):
+        with open(osp.join(root, 'classification/meta', f'{split}.txt')) as f:
+            return f.read().split('\n')[:-1]
+
+    for split in ('val', 'test'):
+        assert lines(out, split) == lines(toy, split)
+        for rel in (line.split()[0] for line in lines(toy, split)):
+            a, b = (osp.join(r, 'classification', split, rel) for r in (toy, out))
+            assert filecmp.cmp(a, b, shallow=False), rel
+    base, more = lines(toy, 'train'), lines(out, 'train')
+    added = more[len(base) :]
+    assert more[: len(base)] == base and len(added) >= 12  # about 1.9 crops per image
+    names = {line.split()[0].split('/')[1].split('_')[0] for line in added}
+    assert names <= {f'x{i:06d}' for i in range(1, 13)} and len(names) >= 6
+    classes = [n for n, _ in TOY_CLASSES]
+    for line in added:
+        rel, label = line.split()
+        assert rel.split('/')[0] == classes[int(label)]  # train/<class>/ as ImageNet's layout
+        assert Image.open(osp.join(out, 'classification/train', rel)).size == (64, 64)
+    assert read_stamp(out)['num_cls_extra'] == 12 and read_stamp(toy)['num_cls_extra'] == 0

@@ -1,7 +1,8 @@
 """Generate the toy VOC-format dataset (library: ela_mm/datasets/toy_voc.py).
 
 python tools/misc/make_toy_voc.py [--out data/toy_voc] [--num-train 1600] [--num-val 160]
-                                  [--num-test 240] [--seed 0] [--if-needed]
+                                  [--num-test 240] [--num-cls-extra 4200] [--seed 0]
+                                  [--if-needed]
 
 A toy set this command wrote earlier into --out is replaced (its stamp, toy_voc.json, says so);
 a VOC2007 folder it did not write is left alone and the command stops.
@@ -11,7 +12,7 @@ import argparse
 import os.path as osp
 
 # the published split sizes (ela_mm.datasets.toy_voc.DEFAULT_SPLITS; a test keeps them equal)
-DEFAULTS = dict(num_train=1600, num_val=160, num_test=240)
+DEFAULTS = dict(num_train=1600, num_val=160, num_test=240, num_cls_extra=4200)
 
 
 def parse_args(argv=None):
@@ -20,6 +21,12 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=DEFAULTS['num_train'])
     parser.add_argument('--num-val', type=int, default=DEFAULTS['num_val'])
     parser.add_argument('--num-test', type=int, default=DEFAULTS['num_test'])
+    parser.add_argument(
+        '--num-cls-extra',
+        type=int,
+        default=DEFAULTS['num_cls_extra'],
+        help='images drawn for classification training crops only (not written as VOC images)',
+    )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--if-needed',
@@ -37,7 +44,7 @@ def main(argv=None) -> None:
     start(parser, args)
     from ela_mm.datasets.toy_voc import generate, read_stamp, stamp_of
 
-    want = stamp_of(args.num_train, args.num_val, args.num_test, args.seed)
+    want = stamp_of(args.num_train, args.num_val, args.num_test, args.seed, args.num_cls_extra)
     complete = all(  # a set cut short (interrupted, or files removed) is made again
         osp.isfile(osp.join(args.out, sub, 'test.txt'))
         for sub in (
@@ -50,12 +57,20 @@ def main(argv=None) -> None:
         print(f'toy VOC dataset in {args.out} is current ({want})')
         return
     try:
-        root = generate(args.out, args.num_train, args.num_test, args.seed, num_val=args.num_val)
+        root = generate(
+            args.out,
+            args.num_train,
+            args.num_test,
+            args.seed,
+            num_val=args.num_val,
+            num_cls_extra=args.num_cls_extra,
+        )
     except FileExistsError as e:
         raise SystemExit(str(e)) from None
     print(
         f'toy VOC dataset (seed {args.seed}): {args.num_train} train + {args.num_val} val + '
-        f'{args.num_test} test images in {root}'
+        f'{args.num_test} test images in {root}; classification crops from these and '
+        f'{args.num_cls_extra} more images'
     )
 
 
