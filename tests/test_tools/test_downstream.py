@@ -83,6 +83,8 @@ def toy(installed):
             '8',
             '--num-test',
             '4',
+            '--num-cls-extra',
+            '0',
         ],
         project,
         env,
