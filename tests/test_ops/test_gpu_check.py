@@ -1,5 +1,6 @@
 """tools/analysis/gpu_check.py on a machine without a GPU: it refuses clearly before measuring
-anything, and its report writer and floor arithmetic work on fake timings."""
+anything, its report writer and floor arithmetic work on fake timings, and ``--smoke`` runs
+every measuring stage on CPU to the report."""
 
 import importlib.util
 import os
@@ -32,6 +33,37 @@ def test_refuses_without_a_gpu():
     )
     assert out.returncode == 2, out.stdout + out.stderr
     assert 'gpu_check: no CUDA GPU here' in out.stderr and out.stdout == ''
+
+
+def test_smoke_run_on_cpu(tmp_path):
+    """Every stage but the CUDA tests, on CPU at the smallest sizes, to a complete report."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    for var in ('TRITON_INTERPRET', 'ELA_MM_TRITON'):
+        env.pop(var, None)
+    out = tmp_path / 'report.md'
+    run = subprocess.run(
+        [sys.executable, TOOL, '--smoke', '--repeats', '1', '--out', str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith('# GPU check\n\n**Smoke run on CPU (`--smoke`)')
+    assert 'on CPU (smoke run)' in text and 'not run (`--smoke`)' in text
+    rows = [ln for ln in text.splitlines() if ln.startswith('| ') and ' | (2, 32, 9, 11) | ' in ln]
+    # 5 modules x 2 precisions x 2 passes, every one timed on all three paths
+    assert len(rows) == 20, rows
+    for row in rows:
+        cells = [c.strip() for c in row.split('|')[1:-1]]
+        assert all(cells[i].endswith(' ms') for i in (4, 5, 7, 9)), row
+    for model in ('YOLOX-Nano', 'ResNet-50', 'DeepLabV3'):
+        row = next(ln for ln in text.splitlines() if ln.startswith(f'| {model} | 2 |'))
+        assert row.count(' ms |') == 3 and row.endswith('| n/a | n/a | n/a |'), row
+    assert '## Training steps (float32, `--smoke`)' in text
+    # no interpreter, no GPU: the Triton columns were the CPU path, and the report says so
+    assert 'Triton kernel launches: none.' in text and 'the Triton kernels never ran' in text
 
 
 def test_refusal_reasons(gpu_check):

@@ -22,6 +22,10 @@ stage that would not fit is reported as not measured):
 Targets: ELA forward >= 80% of the copy bandwidth (time / floor <= 1.25), forward+backward
 <= 1.25x its floor, the ELA model's step <= 1.03x the plain model's. Without a CUDA GPU (or
 without triton) it refuses, exit status 2, before measuring anything.
+
+``--smoke`` runs every stage but the CUDA tests on CPU at the smallest sizes (torch.compile with
+its ``eager`` backend), in about a minute: it checks this tool on a machine without a GPU, so
+that the one run on a GPU does not end in a Python error; its numbers measure nothing.
 """
 
 import argparse
@@ -41,6 +45,9 @@ COMPILE_SHAPE = SHAPES[1]
 PATHS = ['triton', 'pytorch', 'compile']
 #: bytes the fused passes move, in units of the input's size
 FLOOR_PASSES = {'fwd': 3, 'fwd+bwd': 7}
+#: --smoke: the modules' input, the models' input size and batch
+SMOKE_SHAPE, SMOKE_HW, SMOKE_BATCH = (2, 32, 9, 11), (32, 32), 2
+SMOKE_BANNER = '**Smoke run on CPU (`--smoke`): it checks the tool; its numbers measure nothing.**'
 #: family -> (plain config, ELA config, input size, AMP train batch)
 MODELS = {
     'YOLOX-Nano': (
@@ -71,6 +78,12 @@ def parse_args(argv=None):
     parser.add_argument('--budget', type=float, default=480, help='seconds in all (default 480)')
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--skip-tests', action='store_true')
+    parser.add_argument(
+        '--smoke',
+        action='store_true',
+        help='every stage but the CUDA tests on CPU at the smallest sizes: checks the tool, '
+        'measures nothing',
+    )
     return parser, parser.parse_args(argv)
 
 
@@ -114,6 +127,7 @@ def render(res: Dict) -> str:
     out = [
         '# GPU check',
         '',
+        *([SMOKE_BANNER, ''] if res.get('smoke') else []),
         f'Measured {res["date"]} on {res["device"]}, torch {res["torch"]}, triton '
         f'{res["triton"]}, by `python tools/analysis/gpu_check.py` ({res["elapsed"]:.0f} s).',
         f'{res["kernels"]}.',
@@ -151,10 +165,11 @@ def render(res: Dict) -> str:
                     TARGETS[r['pass']],
                 )
             )
-    out += ['', '## Training steps (AMP)', '']
+    precision = 'float32, `--smoke`' if res.get('smoke') else 'AMP'
+    out += ['', f'## Training steps ({precision})', '']
     out += [
-        'AMP (autocast float16), synthetic batches, interleaved rounds (medians). Peak: the '
-        "training step's allocation peak above what was resident before it.",
+        f'{precision}, synthetic batches, interleaved rounds (medians). Peak: the training '
+        "step's allocation peak above what was resident before it (CUDA only).",
         '',
     ]
     out += [
@@ -179,6 +194,10 @@ def render(res: Dict) -> str:
     for name, v, target in verdicts:
         out.append(f"| {name} | {'n/a' if v is None else f'{v:.3f}'} | <= {target} | "
                    f'{_met(v, target)} |')  # fmt: skip
+    launches = res.get('launches')
+    if launches is not None:
+        counts = ', '.join(f'{k} {v}' for k, v in launches.items()) or 'none'
+        out += ['', f'Triton kernel launches: {counts}.']
     for note in res.get('notes', []):
         out += ['', f'Note: {note}']
     return '\n'.join(out) + '\n'
@@ -187,19 +206,20 @@ def render(res: Dict) -> str:
 # ---- measuring (CUDA only) ----
 
 
-def _time(fns: Dict[str, callable], repeats: int) -> Dict[str, float]:
+def _time(fns: Dict[str, callable], repeats: int, device: str) -> Dict[str, float]:
     from ela_mm.analysis.timing import interleaved_samples
 
-    samples = interleaved_samples(fns, 'cuda', repeats)
+    samples = interleaved_samples(fns, device, repeats)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def copy_bandwidth(repeats: int) -> float:
+def copy_bandwidth(repeats: int, device: str = 'cuda', nbytes: int = 2**28) -> float:
+    """Bytes per second a plain copy of ``nbytes`` (default 256 MiB) moves, read + write."""
     import torch
 
-    src = torch.empty(2**28, dtype=torch.uint8, device='cuda')  # 256 MiB
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    t = _time({'copy': lambda: dst.copy_(src)}, repeats)['copy']
+    t = _time({'copy': lambda: dst.copy_(src)}, repeats, device)['copy']
     return 2 * src.numel() / t
 
 
@@ -221,7 +241,7 @@ class _Triton:
                 os.environ['ELA_MM_TRITON'] = old
 
 
-def _module(name: str, c: int):
+def _module(name: str, c: int, device: str):
     from ela_mm.models.attention import ECA, ELA, SE, CoordAtt
 
     return {
@@ -230,37 +250,47 @@ def _module(name: str, c: int):
         'CA': lambda: CoordAtt(c),
         'SE': lambda: SE(c),
         'ECA': lambda: ECA(c),
-    }[name]().cuda()
+    }[name]().to(device)
 
 
-def measure_modules(copy_bw: float, repeats: int, deadline: float, notes: List[str]):
+def measure_modules(
+    copy_bw: float,
+    repeats: int,
+    deadline: float,
+    notes: List[str],
+    device: str = 'cuda',
+    shapes=SHAPES,
+    compile_shape=COMPILE_SHAPE,
+    compile_backend: str = 'inductor',
+):
     import torch
 
     rows = []
     for precision, dtype in (('fp32', torch.float32), ('AMP fp16', torch.float16)):
-        for shape in SHAPES:
-            x = torch.randn(shape, device='cuda', dtype=dtype)
+        for shape in shapes:
+            x = torch.randn(shape, device=device, dtype=dtype)
             grad = torch.randn_like(x)
             xg = x.clone().requires_grad_()
             for name in MODULES:
                 if time.time() > deadline:
                     notes.append(f'modules: stopped at {name} {shape} {precision} (time budget)')
                     return rows
-                m = _module(name, shape[1])
+                m = _module(name, shape[1], device)
                 comp = None
-                if shape == COMPILE_SHAPE and time.time() < deadline - 60:
-                    comp = torch.compile(m, dynamic=False)
+                if shape == compile_shape and time.time() < deadline - 60:
+                    comp = torch.compile(m, dynamic=False, backend=compile_backend)
+                amp = dict(device_type=device, dtype=dtype, enabled=dtype != torch.float32)
 
                 def fwd(f):
                     def run():
-                        with torch.no_grad(), torch.autocast('cuda', dtype, dtype != torch.float32):
+                        with torch.no_grad(), torch.autocast(**amp):
                             f(x)
 
                     return run
 
                 def step(f):
                     def run():
-                        with torch.autocast('cuda', dtype, dtype != torch.float32):
+                        with torch.autocast(**amp):
                             y = f(xg)
                         y.backward(grad)
                         xg.grad = None
@@ -284,7 +314,7 @@ def measure_modules(copy_bw: float, repeats: int, deadline: float, notes: List[s
                             shape=str(shape),
                             precision=precision,
                             kind=kind,
-                            times=_time(fns, repeats),
+                            times=_time(fns, repeats, device),
                             floor=floor,
                         )
                     )
@@ -292,14 +322,25 @@ def measure_modules(copy_bw: float, repeats: int, deadline: float, notes: List[s
     return rows
 
 
-def measure_models(repeats: int, deadline: float, notes: List[str]):
+def measure_models(
+    repeats: int,
+    deadline: float,
+    notes: List[str],
+    device: str = 'cuda',
+    size: Optional[tuple] = None,
+    amp: bool = True,
+):
+    """Training steps of :data:`MODELS` (under autocast float16 with ``amp``); ``size``:
+    (input size, batch) instead of theirs. Peak memory is measured on CUDA only."""
     import torch
 
     from ela_mm.analysis.synthetic import num_classes, synthetic_batch
     from ela_mm.utils.config import build_model, config_path, load_config
 
+    cuda = device == 'cuda'
     rows = []
     for family, (plain_cfg, ela_cfg, hw, batch) in MODELS.items():
+        hw, batch = size or (hw, batch)
         if time.time() > deadline:
             notes.append(f'models: {family} and after not measured (time budget)')
             break
@@ -310,13 +351,13 @@ def measure_models(repeats: int, deadline: float, notes: List[str]):
             ('pytorch', ela_cfg, False),
         ):
             cfg = load_config(config_path(cfg_name))
-            model = build_model(cfg).cuda().train()
+            model = build_model(cfg).to(device).train()
             inputs, samples = synthetic_batch(
-                cfg.default_scope, batch, hw, num_classes(cfg), 'cuda'
+                cfg.default_scope, batch, hw, num_classes(cfg), device
             )
 
             def run(model=model, inputs=inputs, samples=samples):
-                with torch.autocast('cuda', torch.float16):
+                with torch.autocast(device, torch.float16, enabled=amp):
                     loss, _ = model.parse_losses(model(inputs, samples, mode='loss'))
                 loss.backward()
                 for p in model.parameters():
@@ -324,17 +365,25 @@ def measure_models(repeats: int, deadline: float, notes: List[str]):
 
             fns[key] = _Triton(on, run)
             fns[key]()  # warm-up: lazy allocations, autotuning, BN buffers
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            resident = torch.cuda.memory_allocated()
-            fns[key]()
-            torch.cuda.synchronize()
-            peak[key] = torch.cuda.max_memory_allocated() - resident  # the step's own peak
+            peak[key] = None
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                resident = torch.cuda.memory_allocated()
+                fns[key]()
+                torch.cuda.synchronize()
+                peak[key] = torch.cuda.max_memory_allocated() - resident  # the step's own peak
         rows.append(
-            dict(model=family, batch=batch, times=_time(fns, max(5, repeats // 2)), peak=peak)
+            dict(
+                model=family,
+                batch=batch,
+                times=_time(fns, max(5, repeats // 2) if cuda else repeats, device),
+                peak=peak,
+            )
         )
         del fns
-        torch.cuda.empty_cache()
+        if cuda:
+            torch.cuda.empty_cache()
     return rows
 
 
@@ -356,6 +405,12 @@ def run_tests(timeout: float) -> str:
     )
 
 
+def _triton_version() -> str:
+    from importlib.metadata import version
+
+    return version('triton')
+
+
 def main(argv=None) -> int:
     parser, args = parse_args(argv)  # before the heavy imports: -h answers at once
     import importlib.util
@@ -365,34 +420,54 @@ def main(argv=None) -> int:
     start_tool(parser, args)
     import torch
 
-    why = refusal(torch.cuda.is_available(), importlib.util.find_spec('triton') is not None)
+    has_triton = importlib.util.find_spec('triton') is not None
+    why = None if args.smoke else refusal(torch.cuda.is_available(), has_triton)
     if why:
         print(why, file=sys.stderr)
         return 2
     start = time.time()
     deadline = start + args.budget
-    import triton
-
     from ela_mm.ops import kernels_in_use
+    from ela_mm.ops import triton as tk
 
     notes: List[str] = []
+    device = 'cpu' if args.smoke else 'cuda'
     res = dict(
         date=time.strftime('%Y-%m-%d'),
-        device=torch.cuda.get_device_name(0),
+        device='CPU (smoke run)' if args.smoke else torch.cuda.get_device_name(0),
         torch=torch.__version__,
-        triton=triton.__version__,
+        triton=_triton_version() if has_triton else 'not installed',
         notes=notes,
+        smoke=args.smoke,
     )
     os.environ['ELA_MM_TRITON'] = '1'
     res['kernels'] = kernels_in_use()
-    if not args.skip_tests:
+    if args.smoke:
+        res['tests'] = 'not run (`--smoke`)'
+    elif not args.skip_tests:
         print('gpu_check: CUDA tests ...', flush=True)
         res['tests'] = run_tests(min(150, args.budget * 0.3))
     print('gpu_check: copy bandwidth, modules ...', flush=True)
-    res['copy_bw'] = copy_bandwidth(args.repeats)
-    res['modules'] = measure_modules(res['copy_bw'], args.repeats, start + args.budget * 0.7, notes)
+    if args.smoke:
+        res['copy_bw'] = copy_bandwidth(args.repeats, device, 2**20)
+        res['modules'] = measure_modules(
+            res['copy_bw'], args.repeats, deadline, notes, device, [SMOKE_SHAPE], SMOKE_SHAPE,
+            'eager',
+        )  # fmt: skip
+    else:
+        res['copy_bw'] = copy_bandwidth(args.repeats)
+        modules_deadline = start + args.budget * 0.7
+        res['modules'] = measure_modules(res['copy_bw'], args.repeats, modules_deadline, notes)
     print('gpu_check: models ...', flush=True)
-    res['models'] = measure_models(args.repeats, deadline - 45, notes)
+    size = (SMOKE_HW, SMOKE_BATCH) if args.smoke else None
+    # --smoke: float32 (float16 convolutions are slow on CPU)
+    res['models'] = measure_models(args.repeats, deadline - 45, notes, device, size, not args.smoke)
+    res['launches'] = launches = dict(sorted(tk.launches.items()))
+    if not launches:
+        notes.append(
+            '**the Triton kernels never ran**: the Triton columns measured the path that runs '
+            'without them (' + res['kernels'] + ')'
+        )
     res['elapsed'] = time.time() - start
     text = render(res)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
