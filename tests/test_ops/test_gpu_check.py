@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -64,6 +65,51 @@ def test_smoke_run_on_cpu(tmp_path):
     assert '## Training steps (float32, `--smoke`)' in text
     # no interpreter, no GPU: the Triton columns were the CPU path, and the report says so
     assert 'Triton kernel launches: none.' in text and 'the Triton kernels never ran' in text
+
+
+HANGING_TESTS = """
+import os, subprocess, sys, time
+def test_quick():
+    pass
+def test_hangs():  # and a process of its own, as a test may start
+    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+    with open(os.environ['PIDS'], 'a') as f:
+        f.write(f'{os.getpid()} {child.pid}\\n')
+    time.sleep(300)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: signal 0 tells whether it exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def test_tests_stage_stops_at_its_budget(gpu_check, tmp_path, monkeypatch):
+    """A CUDA-tests stage over its budget is stopped with every process it started (xdist
+    workers, their children), and the report says so with what it printed."""
+    path, pids = tmp_path / 'test_hang.py', tmp_path / 'pids'
+    path.write_text(HANGING_TESTS)
+    monkeypatch.setenv('PIDS', str(pids))
+    report = gpu_check.run_tests(15, str(path), workers=2)
+    assert report.startswith(f'`pytest {path}` (stopped after 15 s (budget)):'), report
+    assert pids.exists(), report  # the hanging test ran
+    for pid in map(int, pids.read_text().split()):
+        for _ in range(100):  # SIGKILL is delivered at once; the exit may take a moment
+            if not _running(pid):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f'the test process {pid} was not stopped')
 
 
 def test_refusal_reasons(gpu_check):

@@ -253,6 +253,45 @@ def _module(name: str, c: int, device: str):
     }[name]().to(device)
 
 
+PRECISIONS = (('fp32', 'float32'), ('AMP fp16', 'float16'))
+
+
+class _Case:
+    """One module at one shape and precision: its input, an output gradient, and its passes
+    (``fwd``: forward without grad; ``fwd+bwd``: forward and backward) as closures."""
+
+    def __init__(self, name: str, shape: tuple, dtype: str, device: str):
+        import torch
+
+        self.torch = torch
+        self.m = _module(name, shape[1], device)
+        dtype = getattr(torch, dtype)
+        self.x = torch.randn(shape, device=device, dtype=dtype)
+        self.grad = torch.randn_like(self.x)
+        self.xg = self.x.clone().requires_grad_()
+        self.amp = dict(device_type=device, dtype=dtype, enabled=dtype != torch.float32)
+
+    def floor(self, kind: str, copy_bw: float) -> float:
+        return floor_seconds(FLOOR_PASSES[kind], self.x.numel(), self.x.element_size(), copy_bw)
+
+    def fn(self, kind: str, f):
+        torch = self.torch
+
+        def fwd():
+            with torch.no_grad(), torch.autocast(**self.amp):
+                f(self.x)
+
+        def step():
+            with torch.autocast(**self.amp):
+                y = f(self.xg)
+            y.backward(self.grad)
+            self.xg.grad = None
+            for p in self.m.parameters():
+                p.grad = None
+
+        return fwd if kind == 'fwd' else step
+
+
 def measure_modules(
     copy_bw: float,
     repeats: int,
@@ -260,66 +299,71 @@ def measure_modules(
     notes: List[str],
     device: str = 'cuda',
     shapes=SHAPES,
-    compile_shape=COMPILE_SHAPE,
-    compile_backend: str = 'inductor',
-):
-    import torch
-
+) -> List[Dict]:
+    """Each module's passes on the Triton kernels and on the PyTorch path, interleaved."""
     rows = []
-    for precision, dtype in (('fp32', torch.float32), ('AMP fp16', torch.float16)):
+    for precision, dtype in PRECISIONS:
         for shape in shapes:
-            x = torch.randn(shape, device=device, dtype=dtype)
-            grad = torch.randn_like(x)
-            xg = x.clone().requires_grad_()
             for name in MODULES:
                 if time.time() > deadline:
                     notes.append(f'modules: stopped at {name} {shape} {precision} (time budget)')
                     return rows
-                m = _module(name, shape[1], device)
-                comp = None
-                if shape == compile_shape and time.time() < deadline - 60:
-                    comp = torch.compile(m, dynamic=False, backend=compile_backend)
-                amp = dict(device_type=device, dtype=dtype, enabled=dtype != torch.float32)
-
-                def fwd(f):
-                    def run():
-                        with torch.no_grad(), torch.autocast(**amp):
-                            f(x)
-
-                    return run
-
-                def step(f):
-                    def run():
-                        with torch.autocast(**amp):
-                            y = f(xg)
-                        y.backward(grad)
-                        xg.grad = None
-                        for p in m.parameters():
-                            p.grad = None
-
-                    return run
-
-                for kind, make in (('fwd', fwd), ('fwd+bwd', step)):
-                    fns = {'triton': _Triton(True, make(m)), 'pytorch': _Triton(False, make(m))}
-                    if comp is not None:
-                        try:
-                            make(comp)()  # compile outside the timing
-                            fns['compile'] = make(comp)
-                        except Exception as e:  # noqa: BLE001 (reported, not fatal)
-                            notes.append(f'torch.compile failed on {name} {kind}: {e}')
-                    floor = floor_seconds(FLOOR_PASSES[kind], x.numel(), x.element_size(), copy_bw)
+                case = _Case(name, shape, dtype, device)
+                for kind in FLOOR_PASSES:
+                    f = case.fn(kind, case.m)
+                    fns = {'triton': _Triton(True, f), 'pytorch': _Triton(False, f)}
                     rows.append(
-                        dict(
-                            module=name,
-                            shape=str(shape),
-                            precision=precision,
-                            kind=kind,
-                            times=_time(fns, repeats, device),
-                            floor=floor,
-                        )
+                        {
+                            'module': name,
+                            'shape': str(shape),
+                            'precision': precision,
+                            'pass': kind,
+                            'times': _time(fns, repeats, device),
+                            'floor': case.floor(kind, copy_bw),
+                        }
                     )
-                    rows[-1]['pass'] = rows[-1].pop('kind')
+                del case
     return rows
+
+
+def measure_compile(
+    rows: List[Dict],
+    repeats: int,
+    deadline: float,
+    notes: List[str],
+    device: str = 'cuda',
+    shape=COMPILE_SHAPE,
+    backend: str = 'inductor',
+) -> None:
+    """``torch.compile`` times into ``rows`` at ``shape``, ELA first; run last, since each
+    compilation may take tens of seconds: what the budget leaves out is noted."""
+    import torch
+
+    for name in MODULES:
+        for precision, dtype in PRECISIONS:
+            row = {r['pass']: r for r in rows if (r['module'], r['shape'], r['precision'])
+                   == (name, str(shape), precision)}  # fmt: skip
+            if not row:
+                continue
+            if time.time() > deadline - 30:  # one module's compilations
+                notes.append(
+                    f'torch.compile: not measured from {name} {precision} on (time budget)'
+                )
+                return
+            case = _Case(name, shape, dtype, device)
+            comp = torch.compile(case.m, dynamic=False, backend=backend)
+            for kind in FLOOR_PASSES:
+                try:
+                    case.fn(kind, comp)()  # compile outside the timing
+                except Exception as e:  # noqa: BLE001 (reported, not fatal)
+                    notes.append(f'torch.compile failed on {name} {kind} {precision}: {e}')
+                    continue
+                fns = {
+                    'triton': _Triton(True, case.fn(kind, case.m)),
+                    'compile': case.fn(kind, comp),
+                }
+                row[kind]['times']['compile'] = _time(fns, repeats, device)['compile']
+            del case, comp
 
 
 def measure_models(
@@ -387,22 +431,45 @@ def measure_models(
     return rows
 
 
-def run_tests(timeout: float) -> str:
-    env = dict(os.environ)
+#: the CUDA tests
+CUDA_TESTS = osp.join(ROOT, 'tests', 'test_ops', 'test_cuda.py')
+
+
+def run_tests(timeout: float, path: str = CUDA_TESTS, workers: int = 4) -> str:
+    """Run the tests at ``path`` (in ``workers`` pytest-xdist processes where xdist is
+    installed: the Triton kernels compile in parallel); after ``timeout`` seconds the whole
+    process group is stopped and what it printed so far is reported."""
+    import importlib.util
+    import signal
+
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
     env.pop('TRITON_INTERPRET', None)
-    cmd = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rfE']
-    cmd.append(osp.join(ROOT, 'tests', 'test_ops', 'test_cuda.py'))
-    try:
-        out = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return f'`pytest tests/test_ops/test_cuda.py`: stopped after {timeout:.0f} s (budget)'
-    lines = (out.stdout + out.stderr).strip().splitlines()
-    tail = '\n'.join(lines[-15:])
-    return (
-        f'`pytest tests/test_ops/test_cuda.py` (exit status {out.returncode}):\n\n```\n{tail}\n```'
+    cmd = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rfE', path]
+    workers = min(workers, os.cpu_count() or 1)
+    if workers > 1 and importlib.util.find_spec('xdist') is not None:
+        cmd += ['-n', str(workers)]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,  # its own process group: the xdist workers are stopped too
     )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        status = f'exit status {proc.returncode}'
+    except subprocess.TimeoutExpired as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out = e.output or ''
+        out = (
+            out.decode(errors='replace') if isinstance(out, bytes) else out
+        ) + proc.communicate()[0]
+        status = f'stopped after {timeout:.0f} s (budget)'
+    tail = '\n'.join(out.strip().splitlines()[-40:])
+    name = osp.relpath(path, ROOT) if path.startswith(ROOT) else path
+    return f'`pytest {name}` ({status}):\n\n```\n{tail}\n```'
 
 
 def _triton_version() -> str:
@@ -448,20 +515,24 @@ def main(argv=None) -> int:
         print('gpu_check: CUDA tests ...', flush=True)
         res['tests'] = run_tests(min(150, args.budget * 0.3))
     print('gpu_check: copy bandwidth, modules ...', flush=True)
-    if args.smoke:
-        res['copy_bw'] = copy_bandwidth(args.repeats, device, 2**20)
-        res['modules'] = measure_modules(
-            res['copy_bw'], args.repeats, deadline, notes, device, [SMOKE_SHAPE], SMOKE_SHAPE,
-            'eager',
-        )  # fmt: skip
-    else:
-        res['copy_bw'] = copy_bandwidth(args.repeats)
-        modules_deadline = start + args.budget * 0.7
-        res['modules'] = measure_modules(res['copy_bw'], args.repeats, modules_deadline, notes)
+    # the Triton and PyTorch columns first, then the models, torch.compile with what is left
+    shapes = [SMOKE_SHAPE] if args.smoke else SHAPES
+    res['copy_bw'] = copy_bandwidth(args.repeats, device, 2**20 if args.smoke else 2**28)
+    res['modules'] = measure_modules(
+        res['copy_bw'], args.repeats, start + args.budget * 0.5, notes, device, shapes
+    )
     print('gpu_check: models ...', flush=True)
     size = (SMOKE_HW, SMOKE_BATCH) if args.smoke else None
     # --smoke: float32 (float16 convolutions are slow on CPU)
-    res['models'] = measure_models(args.repeats, deadline - 45, notes, device, size, not args.smoke)
+    res['models'] = measure_models(
+        args.repeats, start + args.budget * 0.8, notes, device, size, not args.smoke
+    )
+    print('gpu_check: torch.compile ...', flush=True)
+    compile_shape = SMOKE_SHAPE if args.smoke else COMPILE_SHAPE
+    backend = 'eager' if args.smoke else 'inductor'
+    measure_compile(
+        res['modules'], args.repeats, deadline - 15, notes, device, compile_shape, backend
+    )
     res['launches'] = launches = dict(sorted(tk.launches.items()))
     if not launches:
         notes.append(
