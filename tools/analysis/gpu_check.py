@@ -7,24 +7,27 @@ the PyTorch path and torch.compile, and three models' training steps; one Markdo
 On a machine with one CUDA GPU and triton, within ``--budget`` seconds (default 8 minutes; a
 stage that would not fit is reported as not measured):
 
-1. ``pytest tests/test_ops/test_cuda.py`` (the CUDA paths and the Triton kernels compiled);
+1. ``pytest tests/test_ops/test_cuda.py`` (the CUDA paths and the Triton kernels on the GPU),
+   in 4 pytest-xdist workers, at most 30% of the budget (150 s);
 2. the bandwidth of a plain copy (``dst.copy_(src)``, 2 bytes moved per byte copied);
 3. each attention module (ELA-B, ELA-T, CA, SE, ECA) alone, forward (no grad) and
    forward+backward, in float32 and AMP (autocast float16): the Triton kernels
-   (``ELA_MM_TRITON=1``), the PyTorch path (``ELA_MM_TRITON=0``) and ``torch.compile``, each
-   against its memory floor: the bytes the fused passes must move (forward 3 x the input: one
+   (``ELA_MM_TRITON=1``) and the PyTorch path (``ELA_MM_TRITON=0``), each against its memory
+   floor: the bytes the fused passes must move (forward 3 x the input: one
    read for the strip means, one read and one write for the gate; backward 4 more: one read of
    the gradient and the input for the strip gradients, one read and one write for the input
    gradient) over the copy bandwidth;
 4. YOLOX-Nano, ResNet-50 and DeepLabV3 training steps (AMP) with and without ELA (Triton and
-   PyTorch path), time and peak memory.
+   PyTorch path), time and peak memory;
+5. with the time left, ``torch.compile`` of each module (ELA first) at one shape, against the
+   Triton kernels.
 
 Targets: ELA forward >= 80% of the copy bandwidth (time / floor <= 1.25), forward+backward
 <= 1.25x its floor, the ELA model's step <= 1.03x the plain model's. Without a CUDA GPU (or
 without triton) it refuses, exit status 2, before measuring anything.
 
 ``--smoke`` runs every stage but the CUDA tests on CPU at the smallest sizes (torch.compile with
-its ``eager`` backend), in about a minute: it checks this tool on a machine without a GPU, so
+its ``eager`` backend), in about 20 s: it checks this tool on a machine without a GPU, so
 that the one run on a GPU does not end in a Python error; its numbers measure nothing.
 """
 
