@@ -29,7 +29,6 @@ def _channel_sum(
     C, H, W,
     sxn, sxc, sxh, sxw,
     sgn, sgc, sgh, sgw,
-    scale,
     HAS_G: tl.constexpr, ACC: tl.constexpr,
     BC: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
 ):  # fmt: skip
@@ -50,7 +49,9 @@ def _channel_sum(
             t = t * tl.load(g_base + hs[None, :, None] * sgh, mask=m, other=0).to(ACC)
         acc += t
     total = tl.sum(tl.sum(acc, axis=2), axis=1)
-    tl.store(out_ptr + (n * C + cs).to(tl.int64), total * scale, mask=mc)
+    if not HAS_G:  # the mean (divided in ACC: a float argument would be float32)
+        total = total / (H * W)
+    tl.store(out_ptr + (n * C + cs).to(tl.int64), total, mask=mc)
 
 
 @triton.jit
@@ -85,7 +86,7 @@ def _acc(x: Tensor):
     return tl.float64 if x.dtype == torch.float64 else tl.float32
 
 
-def _sum(x: Tensor, g: Optional[Tensor], scale: float, dtype: torch.dtype) -> Tensor:
+def _sum(x: Tensor, g: Optional[Tensor], dtype: torch.dtype) -> Tensor:
     n, c = x.shape[:2]
     out = torch.empty(n, c, 1, 1, device=x.device, dtype=dtype)
     bc, bh, bw = tiles(x)
@@ -95,7 +96,6 @@ def _sum(x: Tensor, g: Optional[Tensor], scale: float, dtype: torch.dtype) -> Te
         x, g, out,
         c, x.shape[2], x.shape[3],
         *x.stride(), *g.stride(),
-        scale,
         HAS_G=has_g, ACC=_acc(x), BC=bc, BH=bh, BW=bw,
     )  # fmt: skip
     launches['channel_sum'] += 1
@@ -104,13 +104,13 @@ def _sum(x: Tensor, g: Optional[Tensor], scale: float, dtype: torch.dtype) -> Te
 
 def channel_mean(x: Tensor) -> Tensor:
     """``x.mean((2, 3), keepdim=True)`` in one read, in ``x.dtype``."""
-    return _sum(x, None, 1.0 / (x.shape[2] * x.shape[3]), x.dtype)
+    return _sum(x, None, x.dtype)
 
 
 def channel_dot(grad: Tensor, x: Tensor) -> Tensor:
     """``(grad * x).sum((2, 3), keepdim=True)`` in one read of each, in float32 (float64 for
     float64)."""
-    return _sum(x, grad, 1.0, torch.float64 if x.dtype == torch.float64 else torch.float32)
+    return _sum(x, grad, torch.float64 if x.dtype == torch.float64 else torch.float32)
 
 
 def channel_scale(x: Tensor, a: Tensor, b: Optional[Tensor] = None, dtype=None) -> Tensor:

@@ -31,7 +31,6 @@ def _strip_sum(
     C, H, W,
     sxn, sxc, sxh, sxw,
     sgn, sgc, sgh, sgw,
-    scale_h, scale_w,
     HAS_G: tl.constexpr, ACC: tl.constexpr,
     BC: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
 ):  # fmt: skip
@@ -62,8 +61,12 @@ def _strip_sum(
         else:
             row = tl.sum(t, axis=2)
             acc_w += tl.sum(t, axis=1)
-        tl.store(oh_ptr + strip[:, None] * H + hs[None, :], row * scale_h, mask=mch)
-    tl.store(ow_ptr + strip[:, None] * W + ws[None, :], acc_w * scale_w, mask=mcw)
+        if not HAS_G:  # the means (divided in ACC: a float argument would be float32)
+            row = row / W
+        tl.store(oh_ptr + strip[:, None] * H + hs[None, :], row, mask=mch)
+    if not HAS_G:
+        acc_w = acc_w / H
+    tl.store(ow_ptr + strip[:, None] * W + ws[None, :], acc_w, mask=mcw)
 
 
 @triton.jit
@@ -111,7 +114,7 @@ def _strip(t: Tensor, n: int, c: int, length: int) -> Tensor:
     return t.reshape(n, c, length).contiguous()
 
 
-def _sums(x, g, a_h, a_w, scale_h, scale_w, out_dtype) -> Tuple[Tensor, Tensor]:
+def _sums(x, g, a_h, a_w, out_dtype) -> Tuple[Tensor, Tensor]:
     n, c, h, w = x.shape
     o_h = torch.empty(n, c, h, device=x.device, dtype=out_dtype)
     o_w = torch.empty(n, c, w, device=x.device, dtype=out_dtype)
@@ -123,7 +126,6 @@ def _sums(x, g, a_h, a_w, scale_h, scale_w, out_dtype) -> Tuple[Tensor, Tensor]:
         x, g, a_h, a_w, o_h, o_w,
         c, h, w,
         *x.stride(), *g.stride(),
-        scale_h, scale_w,
         HAS_G=has_g, ACC=_acc(x), BC=bc, BH=bh, BW=bw,
     )  # fmt: skip
     launches['strip_sum'] += 1
@@ -132,15 +134,14 @@ def _sums(x, g, a_h, a_w, scale_h, scale_w, out_dtype) -> Tuple[Tensor, Tensor]:
 
 def strip_pool(x: Tensor) -> Tuple[Tensor, Tensor]:
     """``(x.mean(3), x.mean(2))`` in one read of ``x``, in ``x.dtype``."""
-    h, w = x.shape[2:]
-    return _sums(x, None, None, None, 1.0 / w, 1.0 / h, x.dtype)
+    return _sums(x, None, None, None, x.dtype)
 
 
 def strip_grads(grad: Tensor, x: Tensor, a_h: Tensor, a_w: Tensor) -> Tuple[Tensor, Tensor]:
     """``(sum_w grad*x*a_w, sum_h grad*x*a_h)`` in one read of ``grad`` and ``x``, in float32
     (float64 for float64)."""
     n, c, h, w = x.shape
-    return _sums(x, grad, _strip(a_h, n, c, h), _strip(a_w, n, c, w), 1.0, 1.0, _sum_dtype(x))
+    return _sums(x, grad, _strip(a_h, n, c, h), _strip(a_w, n, c, w), _sum_dtype(x))
 
 
 def strip_gate(
