@@ -112,6 +112,23 @@ def test_tests_stage_stops_at_its_budget(gpu_check, tmp_path, monkeypatch):
             pytest.fail(f'the test process {pid} was not stopped')
 
 
+def test_a_failing_case_is_noted_and_the_run_goes_on(gpu_check, monkeypatch):
+    """An error in one case (here a config that does not exist, on the GPU an out-of-memory
+    error) is a note of the report, and the next case is measured."""
+    monkeypatch.setattr(
+        gpu_check,
+        'MODELS',
+        {
+            'Broken': ('no/such_config.py', 'no/such_config.py', (32, 32), 1),
+            'ResNet-50': gpu_check.MODELS['ResNet-50'],
+        },
+    )
+    notes = []
+    rows = gpu_check.measure_models(1, time.time() + 300, notes, 'cpu', ((32, 32), 2), False)
+    assert [r['model'] for r in rows] == ['ResNet-50'], notes
+    assert len(notes) == 1 and notes[0].startswith('models: Broken: not measured ('), notes
+
+
 def test_refusal_reasons(gpu_check):
     assert 'no CUDA GPU' in gpu_check.refusal(cuda=False, triton=True)
     assert 'triton is not installed' in gpu_check.refusal(cuda=True, triton=False)

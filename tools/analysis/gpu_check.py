@@ -5,7 +5,8 @@ the PyTorch path and torch.compile, and three models' training steps; one Markdo
     make gpu-check
 
 On a machine with one CUDA GPU and triton, within ``--budget`` seconds (default 8 minutes; a
-stage that would not fit is reported as not measured):
+stage that would not fit is reported as not measured; the report is written after every stage,
+and an error in one case is a note of it, not the end of the run):
 
 1. ``pytest tests/test_ops/test_cuda.py`` (the CUDA paths and the Triton kernels on the GPU),
    in 4 pytest-xdist workers, at most 30% of the budget (150 s);
@@ -38,7 +39,9 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
+
+STARTED = time.time()  # the budget counts from the start of the process
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODULES = ['ELA-B', 'ELA-T', 'CA', 'SE', 'ECA']
@@ -115,6 +118,10 @@ def _ratio(num: Optional[float], den: Optional[float]) -> str:
     return f'{num / den:.2f}' if num and den else 'n/a'
 
 
+def _gbs(bw: Optional[float]) -> str:
+    return f'{bw / 1e9:.0f} GB/s' if bw else 'not measured'
+
+
 def _ms(t: Optional[float]) -> str:
     return f'{t * 1e3:.3f} ms' if t else 'not measured'
 
@@ -141,7 +148,7 @@ def render(res: Dict) -> str:
         '',
         '## Attention modules',
         '',
-        f'Copy bandwidth (`dst.copy_(src)`, read + write): **{res["copy_bw"] / 1e9:.0f} GB/s**. '
+        f'Copy bandwidth (`dst.copy_(src)`, read + write): **{_gbs(res.get("copy_bw"))}**. '
         'Floor: forward 3 passes over the input, forward+backward 7, at that bandwidth; '
         '`/ floor` is time over floor (target <= 1.25: >= 80% of the copy bandwidth).',
         '',
@@ -150,7 +157,7 @@ def render(res: Dict) -> str:
         '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     verdicts = []
-    for r in res['modules']:
+    for r in res.get('modules', []):
         t = r['times']
         tr, pt, co = t.get('triton'), t.get('pytorch'), t.get('compile')
         out.append(
@@ -180,7 +187,7 @@ def render(res: Dict) -> str:
         '| peak plain | peak + ELA (Triton) | peak + ELA (PyTorch) |',
         '|---|---|---|---|---|---|---|---|---|---|',
     ]
-    for r in res['models']:
+    for r in res.get('models', []):
         t, m = r['times'], r['peak']
         mib = {k: f'{v / 2**20:.0f} MiB' if v else 'n/a' for k, v in m.items()}
         out.append(
@@ -311,22 +318,38 @@ def measure_modules(
                 if time.time() > deadline:
                     notes.append(f'modules: stopped at {name} {shape} {precision} (time budget)')
                     return rows
-                case = _Case(name, shape, dtype, device)
-                for kind in FLOOR_PASSES:
-                    f = case.fn(kind, case.m)
-                    fns = {'triton': _Triton(True, f), 'pytorch': _Triton(False, f)}
-                    rows.append(
-                        {
-                            'module': name,
-                            'shape': str(shape),
-                            'precision': precision,
-                            'pass': kind,
-                            'times': _time(fns, repeats, device),
-                            'floor': case.floor(kind, copy_bw),
-                        }
-                    )
-                del case
+
+                def measure(name=name, shape=shape, precision=precision, dtype=dtype):
+                    case = _Case(name, shape, dtype, device)
+                    for kind in FLOOR_PASSES:
+                        f = case.fn(kind, case.m)
+                        fns = {'triton': _Triton(True, f), 'pytorch': _Triton(False, f)}
+                        rows.append(
+                            {
+                                'module': name,
+                                'shape': str(shape),
+                                'precision': precision,
+                                'pass': kind,
+                                'times': _time(fns, repeats, device),
+                                'floor': case.floor(kind, copy_bw),
+                            }
+                        )
+
+                _guarded(measure, f'modules: {name} {shape} {precision}', notes)
     return rows
+
+
+def _guarded(fn: Callable[[], None], what: str, notes: List[str]) -> None:
+    """Run ``fn``; an error (out of memory, an op that fails on this GPU) is noted in the
+    report and the next case runs."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 (reported, not fatal)
+        notes.append(f'{what}: not measured ({type(e).__name__}: {str(e)[:300]})')
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def measure_compile(
@@ -348,13 +371,17 @@ def measure_compile(
                    == (name, str(shape), precision)}  # fmt: skip
             if not row:
                 continue
-            if time.time() > deadline - 30:  # one module's compilations
+            if time.time() > deadline - 60:  # one module's compilations may take a minute
                 notes.append(
                     f'torch.compile: not measured from {name} {precision} on (time budget)'
                 )
                 return
-            case = _Case(name, shape, dtype, device)
-            comp = torch.compile(case.m, dynamic=False, backend=backend)
+            try:
+                case = _Case(name, shape, dtype, device)
+                comp = torch.compile(case.m, dynamic=False, backend=backend)
+            except Exception as e:  # noqa: BLE001 (reported, not fatal)
+                notes.append(f'torch.compile failed on {name} {precision}: {e}')
+                continue
             for kind in FLOOR_PASSES:
                 try:
                     case.fn(kind, comp)()  # compile outside the timing
@@ -391,44 +418,47 @@ def measure_models(
         if time.time() > deadline:
             notes.append(f'models: {family} and after not measured (time budget)')
             break
-        fns, peak = {}, {}
-        for key, cfg_name, on in (
-            ('plain', plain_cfg, False),
-            ('triton', ela_cfg, True),
-            ('pytorch', ela_cfg, False),
-        ):
-            cfg = load_config(config_path(cfg_name))
-            model = build_model(cfg).to(device).train()
-            inputs, samples = synthetic_batch(
-                cfg.default_scope, batch, hw, num_classes(cfg), device
+
+        def measure(family=family, plain_cfg=plain_cfg, ela_cfg=ela_cfg, hw=hw, batch=batch):
+            fns, peak = {}, {}
+            for key, cfg_name, on in (
+                ('plain', plain_cfg, False),
+                ('triton', ela_cfg, True),
+                ('pytorch', ela_cfg, False),
+            ):
+                cfg = load_config(config_path(cfg_name))
+                model = build_model(cfg).to(device).train()
+                inputs, samples = synthetic_batch(
+                    cfg.default_scope, batch, hw, num_classes(cfg), device
+                )
+
+                def run(model=model, inputs=inputs, samples=samples):
+                    with torch.autocast(device, torch.float16, enabled=amp):
+                        loss, _ = model.parse_losses(model(inputs, samples, mode='loss'))
+                    loss.backward()
+                    for p in model.parameters():
+                        p.grad = None
+
+                fns[key] = _Triton(on, run)
+                fns[key]()  # warm-up: lazy allocations, autotuning, BN buffers
+                peak[key] = None
+                if cuda:
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                    resident = torch.cuda.memory_allocated()
+                    fns[key]()
+                    torch.cuda.synchronize()
+                    peak[key] = torch.cuda.max_memory_allocated() - resident  # the step's own
+            rows.append(
+                dict(
+                    model=family,
+                    batch=batch,
+                    times=_time(fns, max(5, repeats // 2) if cuda else repeats, device),
+                    peak=peak,
+                )
             )
 
-            def run(model=model, inputs=inputs, samples=samples):
-                with torch.autocast(device, torch.float16, enabled=amp):
-                    loss, _ = model.parse_losses(model(inputs, samples, mode='loss'))
-                loss.backward()
-                for p in model.parameters():
-                    p.grad = None
-
-            fns[key] = _Triton(on, run)
-            fns[key]()  # warm-up: lazy allocations, autotuning, BN buffers
-            peak[key] = None
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-                resident = torch.cuda.memory_allocated()
-                fns[key]()
-                torch.cuda.synchronize()
-                peak[key] = torch.cuda.max_memory_allocated() - resident  # the step's own peak
-        rows.append(
-            dict(
-                model=family,
-                batch=batch,
-                times=_time(fns, max(5, repeats // 2) if cuda else repeats, device),
-                peak=peak,
-            )
-        )
-        del fns
+        _guarded(measure, f'models: {family}', notes)
         if cuda:
             torch.cuda.empty_cache()
     return rows
@@ -446,7 +476,10 @@ def run_tests(timeout: float, path: str = CUDA_TESTS, workers: int = 4) -> str:
     import signal
 
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    env.pop('TRITON_INTERPRET', None)
+    # compiled kernels; the PyTorch path of CUDA as users have it by default (the Triton
+    # tests switch the kernels on themselves)
+    for var in ('TRITON_INTERPRET', 'ELA_MM_TRITON'):
+        env.pop(var, None)
     cmd = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rfE', path]
     workers = min(workers, os.cpu_count() or 1)
     if workers > 1 and importlib.util.find_spec('xdist') is not None:
@@ -495,7 +528,7 @@ def main(argv=None) -> int:
     if why:
         print(why, file=sys.stderr)
         return 2
-    start = time.time()
+    start = STARTED
     deadline = start + args.budget
     from ela_mm.ops import kernels_in_use
     from ela_mm.ops import triton as tk
@@ -512,11 +545,24 @@ def main(argv=None) -> int:
     )
     os.environ['ELA_MM_TRITON'] = '1'
     res['kernels'] = kernels_in_use()
+
+    def save() -> str:
+        """The report as far as measured (written after every stage: a run stopped from
+        outside keeps what it measured)."""
+        res['launches'] = dict(sorted(tk.launches.items()))
+        res['elapsed'] = time.time() - start
+        text = render(res)
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            f.write(text)
+        return text
+
     if args.smoke:
         res['tests'] = 'not run (`--smoke`)'
     elif not args.skip_tests:
         print('gpu_check: CUDA tests ...', flush=True)
         res['tests'] = run_tests(min(150, args.budget * 0.3))
+        save()
     print('gpu_check: copy bandwidth, modules ...', flush=True)
     # the Triton and PyTorch columns first, then the models, torch.compile with what is left
     shapes = [SMOKE_SHAPE] if args.smoke else SHAPES
@@ -524,30 +570,26 @@ def main(argv=None) -> int:
     res['modules'] = measure_modules(
         res['copy_bw'], args.repeats, start + args.budget * 0.5, notes, device, shapes
     )
+    save()
     print('gpu_check: models ...', flush=True)
     size = (SMOKE_HW, SMOKE_BATCH) if args.smoke else None
     # --smoke: float32 (float16 convolutions are slow on CPU)
     res['models'] = measure_models(
         args.repeats, start + args.budget * 0.8, notes, device, size, not args.smoke
     )
+    save()
     print('gpu_check: torch.compile ...', flush=True)
     compile_shape = SMOKE_SHAPE if args.smoke else COMPILE_SHAPE
     backend = 'eager' if args.smoke else 'inductor'
     measure_compile(
         res['modules'], args.repeats, deadline - 15, notes, device, compile_shape, backend
     )
-    res['launches'] = launches = dict(sorted(tk.launches.items()))
-    if not launches:
+    if not tk.launches:
         notes.append(
             '**the Triton kernels never ran**: the Triton columns measured the path that runs '
             'without them (' + res['kernels'] + ')'
         )
-    res['elapsed'] = time.time() - start
-    text = render(res)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        f.write(text)
-    print(text)
+    print(save())
     print(f'gpu_check: report written to {args.out}', flush=True)
     return 0
 
