@@ -2,6 +2,7 @@
 
     python tools/collect_grid.py GRID_DIR [--metric pascal_voc/mAP] [--out DIR] [--name NAME]
         [--no-cost] [--latency] [--update-metafiles] [--force] [--machine TEXT]
+        [--save-records DEST]
 
 Reads each run's final test metrics from the JSON mmengine writes
 (``GRID_DIR/<config>/seed<k>/test/<timestamp>/<timestamp>.json``; never log text) and writes
@@ -18,7 +19,9 @@ table afterwards.
 Nothing measured is replaced without being asked: ``--update-metafiles`` refuses to replace a
 published result by one measured with another schedule, fewer seeds, another data root or other
 ``--cfg-options``, and ``--out`` refuses to overwrite files under the project's ``docs/`` or
-``configs/``; ``--force`` does both, after printing what changes.
+``configs/``; ``--force`` does both, after printing what changes. ``--save-records DEST``
+copies the finished runs' records (no checkpoints; ``ela_mm.comparison.records``) under DEST,
+refusing to replace different ones without ``--force``.
 """
 
 import argparse
@@ -55,6 +58,12 @@ def parse_args(argv=None):
         'another data root or options) and overwrite files under docs/ or configs/',
     )
     parser.add_argument('--machine', help='machine named in the outputs (default: detected)')
+    parser.add_argument(
+        '--save-records',
+        metavar='DEST',
+        help="copy the finished runs' records (grid.json, run.json, test metrics and logs; no "
+        'checkpoints; portable paths) under DEST, e.g. docs/toy_comparison/runs/det',
+    )
     parser.add_argument(
         '--root', default=ROOT, help='folder holding model-index.yml and configs/ (default: ours)'
     )
@@ -368,6 +377,14 @@ def main(argv=None) -> int:
         )
     for line in refusals:
         print(f'collect_grid --force: {line}', flush=True)
+    if args.save_records:
+        from ela_mm.comparison.records import save_records
+
+        try:
+            saved = save_records(grid_dir, args.save_records, force=args.force)
+        except FileExistsError as e:
+            raise SystemExit(f'collect_grid: {e}') from None
+        print(f'records: {len(saved)} files under {args.save_records}', flush=True)
     if not args.no_cost:
         add_cost(rows, args.latency, args.repeats)
     from ela_mm.comparison.grid import threads_text

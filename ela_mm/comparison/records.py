@@ -1,0 +1,98 @@
+"""The records of a grid's finished runs, as published under ``docs/toy_comparison/runs/``.
+
+:func:`save_records` copies what a run needs to be tabulated again and checked, and no
+checkpoint: ``grid.json``, each finished run's ``run.json`` and its test runs'
+``<timestamp>.json`` (metrics) and ``<timestamp>.log``. Paths of the machine it ran on are
+made portable: the config as ``configs/...`` (relative to the repository it ran from) and the
+grid folder as ``<grid>`` in the logs. Copied into a grid folder, ``tools/run_grid.py`` runs
+only the missing seeds and ``tools/collect_grid.py`` tabulates them.
+"""
+
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+from .grid import find_runs
+
+__all__ = ['portable_records', 'save_records']
+
+
+def _config_root(config: str) -> str:
+    """The repository a run's absolute config path lies in (``''`` when relative)."""
+    if not osp.isabs(config):
+        return ''
+    parts = config.split(osp.sep)
+    if 'configs' not in parts:
+        raise ValueError(f'run.json: config {config!r} is not under a configs/ folder')
+    cut = len(parts) - 1 - parts[::-1].index('configs')
+    return osp.sep.join(parts[:cut]) + osp.sep
+
+
+def portable_records(grid_dir: str) -> Dict[str, str]:
+    """``{relative path: text}`` of the records of every finished run in ``grid_dir`` (one with
+    a test run that wrote metrics), with the machine's paths made portable."""
+    grid_dir = osp.abspath(grid_dir)
+    out: Dict[str, str] = {}
+    manifest = osp.join(grid_dir, 'grid.json')
+    if osp.isfile(manifest):
+        with open(manifest) as f:
+            out['grid.json'] = f.read().replace(grid_dir, '<grid>')
+    for name, seeds in find_runs(grid_dir).items():
+        for seed, work_dir in sorted(seeds.items()):
+            test_dir = osp.join(work_dir, 'test')
+            tests = [
+                ts
+                for ts in (sorted(os.listdir(test_dir)) if osp.isdir(test_dir) else [])
+                if osp.isfile(osp.join(test_dir, ts, f'{ts}.json'))
+            ]
+            if not tests:
+                continue  # unfinished: nothing to publish
+            rel = f'{name}/seed{seed}'
+            root = ''
+            run_json = osp.join(work_dir, 'run.json')
+            if osp.isfile(run_json):
+                with open(run_json) as f:
+                    run = json.load(f)
+                root = _config_root(run.get('config', ''))
+                if root:
+                    run['config'] = run['config'][len(root) :]
+                out[f'{rel}/run.json'] = json.dumps(run, indent=2)
+            for ts in tests:
+                for ext in ('json', 'log'):
+                    path = osp.join(work_dir, 'test', ts, f'{ts}.{ext}')
+                    if not osp.isfile(path):
+                        continue
+                    with open(path) as f:
+                        text = f.read().replace(grid_dir, '<grid>')
+                    out[f'{rel}/test/{ts}/{ts}.{ext}'] = text.replace(root, '') if root else text
+    return out
+
+
+def save_records(grid_dir: str, dest: str, force: bool = False) -> List[str]:
+    """Write :func:`portable_records` of ``grid_dir`` under ``dest``; returns the files
+    written. A record already there with other contents is not replaced unless ``force``
+    (``FileExistsError`` naming them)."""
+    records = portable_records(grid_dir)
+    if not any(k.endswith('.json') and '/test/' in k for k in records):
+        raise FileNotFoundError(f'no finished runs in {grid_dir!r}: no records to save')
+    differ = []
+    for rel, text in records.items():
+        path = osp.join(dest, rel)
+        if osp.isfile(path):
+            with open(path) as f:
+                if f.read() != text:
+                    differ.append(rel)
+    if differ and not force:
+        raise FileExistsError(
+            f'records in {dest} differ from those of {grid_dir}: {", ".join(differ)}; '
+            'nothing written (pass force=True, --force, to replace them)'
+        )
+    written = []
+    for rel, text in records.items():
+        path = osp.join(dest, rel)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(text)
+        written.append(path)
+    return written
