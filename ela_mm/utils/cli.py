@@ -17,11 +17,13 @@ import warnings
 from typing import Optional, Sequence
 
 #: upstream deprecation notices that precede a tool's output and that no user can act on:
-#: setuptools' pkg_resources notice (mmengine imports it, and reloads it, at run time) and
-#: torch's ``torch.cuda.amp`` notices (mmdet and mmengine call the old API)
+#: setuptools' pkg_resources notice (mmengine imports it, and reloads it, at run time),
+#: torch's ``torch.cuda.amp`` notices (mmdet and mmengine call the old API) and mmseg's
+#: ``build_loss`` (and ``build_head`` ...) notices (mmseg's own heads call them)
 UPSTREAM_NOTICES = (
     (UserWarning, r'pkg_resources is deprecated as an API'),
     (FutureWarning, r'`torch\.cuda\.amp\.\w+\(args\.\.\.\)` is deprecated'),
+    (UserWarning, r'``build_(backbone|neck|head|loss)`` would be deprecated soon'),
 )
 
 

@@ -47,9 +47,14 @@ def test_start_hides_the_upstream_notices_and_nothing_else():
         start(_parser(), argparse.Namespace())
         warnings.warn('pkg_resources is deprecated as an API. See ...', UserWarning)
         warnings.warn('`torch.cuda.amp.autocast(args...)` is deprecated. Use ...', FutureWarning)
+        warnings.warn('``build_loss`` would be deprecated soon, please use ...', UserWarning)
         warnings.warn('a notice of our own', UserWarning)
-    assert [str(w.message) for w in seen] == ['a notice of our own']
-    assert len(UPSTREAM_NOTICES) == 2
+        warnings.warn('Default ``avg_non_ignore`` is False, ...', UserWarning)  # advice: shown
+    assert [str(w.message) for w in seen] == [
+        'a notice of our own',
+        'Default ``avg_non_ignore`` is False, ...',
+    ]
+    assert len(UPSTREAM_NOTICES) == 3
 
 
 @pytest.mark.parametrize('old,new', sorted(MOVED.items()))
