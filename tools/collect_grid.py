@@ -381,10 +381,16 @@ def main(argv=None) -> int:
         from ela_mm.comparison.records import save_records
 
         try:
-            saved = save_records(grid_dir, args.save_records, force=args.force)
-        except FileExistsError as e:
+            saved, others = save_records(grid_dir, args.save_records, force=args.force)
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
             raise SystemExit(f'collect_grid: {e}') from None
         print(f'records: {len(saved)} files under {args.save_records}', flush=True)
+        if others:
+            print(
+                f'records: left in {args.save_records}, not records of this grid (remove them '
+                f'if they are out of date): {", ".join(others)}',
+                flush=True,
+            )
     if not args.no_cost:
         add_cost(rows, args.latency, args.repeats)
     from ela_mm.comparison.grid import threads_text

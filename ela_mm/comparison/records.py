@@ -11,7 +11,8 @@ only the missing seeds and ``tools/collect_grid.py`` tabulates them.
 import json
 import os
 import os.path as osp
-from typing import Dict, List
+import re
+from typing import Dict, List, Tuple
 
 from .grid import find_runs
 
@@ -26,7 +27,19 @@ def _config_root(config: str) -> str:
     if 'configs' not in parts:
         raise ValueError(f'run.json: config {config!r} is not under a configs/ folder')
     cut = len(parts) - 1 - parts[::-1].index('configs')
-    return osp.sep.join(parts[:cut]) + osp.sep
+    root = osp.sep.join(parts[:cut])
+    if not root:
+        raise ValueError(
+            f'run.json: config {config!r} lies in a repository at the file system root; '
+            'its records cannot be made portable (run from a clone in a folder)'
+        )
+    return root
+
+
+def _without(text: str, path: str, by: str) -> str:
+    """``text`` with the folder ``path`` replaced by ``by`` where it is a whole path (followed
+    by ``/``, a quote, a space or the end; ``/grid`` in ``/grid_old`` stays)."""
+    return re.sub(re.escape(path) + r'(?=[/\'"\s,)\]]|$)', by, text)
 
 
 def portable_records(grid_dir: str) -> Dict[str, str]:
@@ -37,7 +50,7 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
     manifest = osp.join(grid_dir, 'grid.json')
     if osp.isfile(manifest):
         with open(manifest) as f:
-            out['grid.json'] = f.read().replace(grid_dir, '<grid>')
+            out['grid.json'] = _without(f.read(), grid_dir, '<grid>')
     for name, seeds in find_runs(grid_dir).items():
         for seed, work_dir in sorted(seeds.items()):
             test_dir = osp.join(work_dir, 'test')
@@ -45,7 +58,7 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
                 ts
                 for ts in (sorted(os.listdir(test_dir)) if osp.isdir(test_dir) else [])
                 if osp.isfile(osp.join(test_dir, ts, f'{ts}.json'))
-            ]
+            ][-1:]  # the newest test run: the one collect_grid reads
             if not tests:
                 continue  # unfinished: nothing to publish
             rel = f'{name}/seed{seed}'
@@ -56,7 +69,7 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
                     run = json.load(f)
                 root = _config_root(run.get('config', ''))
                 if root:
-                    run['config'] = run['config'][len(root) :]
+                    run['config'] = run['config'][len(root) + 1 :]
                 out[f'{rel}/run.json'] = json.dumps(run, indent=2)
             for ts in tests:
                 for ext in ('json', 'log'):
@@ -64,14 +77,17 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
                     if not osp.isfile(path):
                         continue
                     with open(path) as f:
-                        text = f.read().replace(grid_dir, '<grid>')
-                    out[f'{rel}/test/{ts}/{ts}.{ext}'] = text.replace(root, '') if root else text
+                        text = _without(f.read(), grid_dir, '<grid>')
+                    if root:  # the repository's files as relative paths
+                        text = text.replace(root + osp.sep, '')
+                    out[f'{rel}/test/{ts}/{ts}.{ext}'] = text
     return out
 
 
-def save_records(grid_dir: str, dest: str, force: bool = False) -> List[str]:
+def save_records(grid_dir: str, dest: str, force: bool = False) -> Tuple[List[str], List[str]]:
     """Write :func:`portable_records` of ``grid_dir`` under ``dest``; returns the files
-    written. A record already there with other contents is not replaced unless ``force``
+    written and those left in ``dest`` that are not records of this grid (never deleted). A
+    record already there with other contents is not replaced unless ``force``
     (``FileExistsError`` naming them)."""
     records = portable_records(grid_dir)
     if not any(k.endswith('.json') and '/test/' in k for k in records):
@@ -95,4 +111,10 @@ def save_records(grid_dir: str, dest: str, force: bool = False) -> List[str]:
         with open(path, 'w') as f:
             f.write(text)
         written.append(path)
-    return written
+    others = sorted(
+        osp.relpath(osp.join(d, f), dest)
+        for d, _, files in os.walk(dest)
+        for f in files
+        if osp.relpath(osp.join(d, f), dest) not in records
+    )
+    return written, others

@@ -22,5 +22,6 @@ def read_test_metrics(work_dir: str) -> Dict[str, float]:
             f'no test metrics in {work_dir!r}: expected '
             f'<timestamp>/<timestamp>.json written by tools/test.py'
         )
-    with open(max(files, key=osp.getmtime)) as f:
+    # newest by the timestamp that names the folder (file times change in a copy or checkout)
+    with open(max(files, key=lambda p: osp.basename(osp.dirname(p)))) as f:
         return json.load(f)

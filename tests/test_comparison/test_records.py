@@ -43,6 +43,12 @@ def as_on_a_machine(records, grid, repo):
             with open(osp.join(seed_dir, 'epoch_1.pth'), 'wb') as f:
                 f.write(b'\0' * 64)
     os.makedirs(osp.join(grid, 'some_config', 'seed7', 'test'))
+    for rel in list(tree(grid)):  # an earlier test run of each seed: not published
+        if rel.endswith('.json') and '/test/' in rel:
+            old = osp.join(grid, osp.dirname(osp.dirname(rel)), '20000101_000000')
+            os.makedirs(old)
+            with open(osp.join(old, '20000101_000000.json'), 'w') as f:
+                f.write(f'{{"load_from": "{grid}_pretrain/x.pth"}}')
 
 
 @pytest.mark.parametrize('task', ['det', 'seg', 'cls'])
@@ -52,10 +58,33 @@ def test_published_records_are_saved_records(task, tmp_path):
     as_on_a_machine(published, grid, '/somewhere/else/ela_mm')
     assert '<grid>' not in ''.join(tree(grid).values())
     dest = str(tmp_path / 'records')
-    written = save_records(grid, dest)
+    written, others = save_records(grid, dest)
     assert tree(dest) == tree(published)  # no checkpoint, no unfinished run, portable paths
-    assert len(written) == len(tree(published))
+    assert len(written) == len(tree(published)) and others == []
     assert portable_records(published) == tree(published)  # already portable: a fixed point
+
+
+def test_paths_are_replaced_where_they_are_whole(tmp_path):
+    grid = tmp_path / 'grid'
+    test = grid / 'a_config' / 'seed0' / 'test' / '20260101_000000'
+    test.mkdir(parents=True)
+    (test / '20260101_000000.json').write_text('{"mIoU": 1.0}')
+    (grid / 'a_config' / 'seed0' / 'run.json').write_text(
+        json.dumps({'config': '/repo/ela_mm/configs/toy/a_config.py'})
+    )
+    (test / '20260101_000000.log').write_text(
+        f"load_from = '{grid}/a_config/seed0/epoch_1.pth'\nother = '{grid}_old/x'\n"
+        "cfg = '/repo/ela_mm/configs/toy/a_config.py'\nkept = '/repo/ela_mm_v2/y'\n"
+    )
+    rec = portable_records(str(grid))
+    assert json.loads(rec['a_config/seed0/run.json'])['config'] == 'configs/toy/a_config.py'
+    assert rec['a_config/seed0/test/20260101_000000/20260101_000000.log'] == (
+        f"load_from = '<grid>/a_config/seed0/epoch_1.pth'\nother = '{grid}_old/x'\n"
+        "cfg = 'configs/toy/a_config.py'\nkept = '/repo/ela_mm_v2/y'\n"
+    )
+    (grid / 'a_config' / 'seed0' / 'run.json').write_text(json.dumps({'config': '/configs/a.py'}))
+    with pytest.raises(ValueError, match='lies in a repository at the file system root'):
+        portable_records(str(grid))
 
 
 def test_different_records_are_not_replaced_unasked(tmp_path):
@@ -79,8 +108,10 @@ def test_different_records_are_not_replaced_unasked(tmp_path):
         'written (pass force=True, --force, to replace them)'
     )
     assert tree(dest) == before
-    save_records(grid, dest, force=True)
+    (tmp_path / 'records' / 'old.txt').write_text('from an earlier grid')
+    _, others = save_records(grid, dest, force=True)
     assert tree(dest)[changed] == '{"accuracy/top1": 1.0}'
+    assert others == ['old.txt']  # listed, never deleted
 
 
 def test_a_grid_without_finished_runs_has_no_records(tmp_path):

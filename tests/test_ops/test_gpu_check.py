@@ -129,6 +129,23 @@ def test_a_failing_case_is_noted_and_the_run_goes_on(gpu_check, monkeypatch):
     assert len(notes) == 1 and notes[0].startswith('models: Broken: not measured ('), notes
 
 
+def test_a_cuda_error_stops_the_run(gpu_check):
+    """A CUDA error leaves the context unusable: noted, then the run stops (the report is
+    written with what was measured); any other error only skips its case."""
+    notes = []
+
+    def illegal():
+        raise RuntimeError('CUDA error: an illegal memory access was encountered')
+
+    with pytest.raises(gpu_check.GpuUnusable, match='modules: ELA-B: CUDA error'):
+        gpu_check._guarded(illegal, 'modules: ELA-B', notes)
+    gpu_check._guarded(lambda: [][1], 'modules: SE', notes)
+    assert [n.split(' (')[0] for n in notes] == [
+        'modules: ELA-B: not measured',
+        'modules: SE: not measured',
+    ]
+
+
 def test_refusal_reasons(gpu_check):
     assert 'no CUDA GPU' in gpu_check.refusal(cuda=False, triton=True)
     assert 'triton is not installed' in gpu_check.refusal(cuda=True, triton=False)

@@ -9,7 +9,7 @@ stage that would not fit is reported as not measured; the report is written afte
 and an error in one case is a note of it, not the end of the run):
 
 1. ``pytest tests/test_ops/test_cuda.py`` (the CUDA paths and the Triton kernels on the GPU),
-   in 4 pytest-xdist workers, at most 30% of the budget (150 s);
+   in 4 pytest-xdist workers, for at most 30% of the budget or 150 s, whichever is less;
 2. the bandwidth of a plain copy (``dst.copy_(src)``, 2 bytes moved per byte copied);
 3. each attention module (ELA-B, ELA-T, CA, SE, ECA) alone, forward (no grad) and
    forward+backward, in float32 and AMP (autocast float16): the Triton kernels
@@ -309,9 +309,11 @@ def measure_modules(
     notes: List[str],
     device: str = 'cuda',
     shapes=SHAPES,
+    rows: Optional[List[Dict]] = None,
 ) -> List[Dict]:
-    """Each module's passes on the Triton kernels and on the PyTorch path, interleaved."""
-    rows = []
+    """Each module's passes on the Triton kernels and on the PyTorch path, interleaved (the
+    rows appended to ``rows`` as they are measured)."""
+    rows = [] if rows is None else rows
     for precision, dtype in PRECISIONS:
         for shape in shapes:
             for name in MODULES:
@@ -339,17 +341,28 @@ def measure_modules(
     return rows
 
 
+class GpuUnusable(RuntimeError):
+    """A CUDA error (an illegal memory access, a launch failure) leaves the context unusable:
+    the run stops, with the report as far as it got."""
+
+
 def _guarded(fn: Callable[[], None], what: str, notes: List[str]) -> None:
     """Run ``fn``; an error (out of memory, an op that fails on this GPU) is noted in the
-    report and the next case runs."""
+    report and the next case runs; a CUDA error, which every later call would repeat, raises
+    :class:`GpuUnusable`."""
     try:
         fn()
     except Exception as e:  # noqa: BLE001 (reported, not fatal)
         notes.append(f'{what}: not measured ({type(e).__name__}: {str(e)[:300]})')
+        if 'CUDA error' in str(e) or 'illegal memory access' in str(e):
+            raise GpuUnusable(f'{what}: {e}') from e
         import torch
 
         if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+            try:
+                torch.cuda.empty_cache()
+            except Exception as again:  # noqa: BLE001
+                raise GpuUnusable(f'{what}: {again}') from again
 
 
 def measure_compile(
@@ -383,16 +396,18 @@ def measure_compile(
                 notes.append(f'torch.compile failed on {name} {precision}: {e}')
                 continue
             for kind in FLOOR_PASSES:
-                try:
-                    case.fn(kind, comp)()  # compile outside the timing
-                except Exception as e:  # noqa: BLE001 (reported, not fatal)
-                    notes.append(f'torch.compile failed on {name} {kind} {precision}: {e}')
+                if kind not in row:  # that pass failed on the kernels: noted already
                     continue
-                fns = {
-                    'triton': _Triton(True, case.fn(kind, case.m)),
-                    'compile': case.fn(kind, comp),
-                }
-                row[kind]['times']['compile'] = _time(fns, repeats, device)['compile']
+
+                def measure(kind=kind, row=row[kind], case=case, comp=comp):
+                    case.fn(kind, comp)()  # compile outside the timing
+                    fns = {
+                        'triton': _Triton(True, case.fn(kind, case.m)),
+                        'compile': case.fn(kind, comp),
+                    }
+                    row['times']['compile'] = _time(fns, repeats, device)['compile']
+
+                _guarded(measure, f'torch.compile: {name} {kind} {precision}', notes)
             del case, comp
 
 
@@ -403,7 +418,8 @@ def measure_models(
     device: str = 'cuda',
     size: Optional[tuple] = None,
     amp: bool = True,
-):
+    rows: Optional[List[Dict]] = None,
+) -> List[Dict]:
     """Training steps of :data:`MODELS` (under autocast float16 with ``amp``); ``size``:
     (input size, batch) instead of theirs. Peak memory is measured on CUDA only."""
     import torch
@@ -412,7 +428,7 @@ def measure_models(
     from ela_mm.utils.config import build_model, config_path, load_config
 
     cuda = device == 'cuda'
-    rows = []
+    rows = [] if rows is None else rows
     for family, (plain_cfg, ela_cfg, hw, batch) in MODELS.items():
         hw, batch = size or (hw, batch)
         if time.time() > deadline:
@@ -496,12 +512,9 @@ def run_tests(timeout: float, path: str = CUDA_TESTS, workers: int = 4) -> str:
     try:
         out, _ = proc.communicate(timeout=timeout)
         status = f'exit status {proc.returncode}'
-    except subprocess.TimeoutExpired as e:
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out = e.output or ''
-        out = (
-            out.decode(errors='replace') if isinstance(out, bytes) else out
-        ) + proc.communicate()[0]
+        out = proc.communicate()[0]  # everything it printed (none of it is lost by the timeout)
         status = f'stopped after {timeout:.0f} s (budget)'
     tail = '\n'.join(out.strip().splitlines()[-40:])
     name = osp.relpath(path, ROOT) if path.startswith(ROOT) else path
@@ -509,9 +522,12 @@ def run_tests(timeout: float, path: str = CUDA_TESTS, workers: int = 4) -> str:
 
 
 def _triton_version() -> str:
-    from importlib.metadata import version
+    try:
+        import triton
 
-    return version('triton')
+        return triton.__version__
+    except Exception as e:  # noqa: BLE001 (reported in the report's header)
+        return f'unknown ({type(e).__name__})'
 
 
 def main(argv=None) -> int:
@@ -567,23 +583,31 @@ def main(argv=None) -> int:
     # the Triton and PyTorch columns first, then the models, torch.compile with what is left
     shapes = [SMOKE_SHAPE] if args.smoke else SHAPES
     res['copy_bw'] = copy_bandwidth(args.repeats, device, 2**20 if args.smoke else 2**28)
-    res['modules'] = measure_modules(
-        res['copy_bw'], args.repeats, start + args.budget * 0.5, notes, device, shapes
-    )
-    save()
-    print('gpu_check: models ...', flush=True)
+    res['modules'], res['models'] = [], []
     size = (SMOKE_HW, SMOKE_BATCH) if args.smoke else None
-    # --smoke: float32 (float16 convolutions are slow on CPU)
-    res['models'] = measure_models(
-        args.repeats, start + args.budget * 0.8, notes, device, size, not args.smoke
-    )
-    save()
-    print('gpu_check: torch.compile ...', flush=True)
     compile_shape = SMOKE_SHAPE if args.smoke else COMPILE_SHAPE
     backend = 'eager' if args.smoke else 'inductor'
-    measure_compile(
-        res['modules'], args.repeats, deadline - 15, notes, device, compile_shape, backend
-    )
+    status = 0
+    try:
+        mod_deadline = start + args.budget * 0.5
+        measure_modules(
+            res['copy_bw'], args.repeats, mod_deadline, notes, device, shapes, res['modules']
+        )
+        save()
+        print('gpu_check: models ...', flush=True)
+        # --smoke: float32 (float16 convolutions are slow on CPU)
+        measure_models(
+            args.repeats, start + args.budget * 0.8, notes, device, size, not args.smoke,
+            res['models'],
+        )  # fmt: skip
+        save()
+        print('gpu_check: torch.compile ...', flush=True)
+        measure_compile(
+            res['modules'], args.repeats, deadline - 15, notes, device, compile_shape, backend
+        )
+    except GpuUnusable as e:
+        notes.append(f'**stopped: the GPU is unusable after a CUDA error** ({e})'[:600])
+        status = 1
     if not tk.launches:
         notes.append(
             '**the Triton kernels never ran**: the Triton columns measured the path that runs '
@@ -591,7 +615,7 @@ def main(argv=None) -> int:
         )
     print(save())
     print(f'gpu_check: report written to {args.out}', flush=True)
-    return 0
+    return status
 
 
 if __name__ == '__main__':
