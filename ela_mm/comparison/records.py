@@ -1,7 +1,7 @@
 """The records of a grid's finished runs, as published under ``docs/toy_comparison/runs/``.
 
 :func:`save_records` copies what a run needs to be tabulated again and checked, and no
-checkpoint: ``grid.json``, each finished run's ``run.json`` and its test runs'
+checkpoint: ``grid.json``, each finished run's ``run.json`` and its newest test run's
 ``<timestamp>.json`` (metrics) and ``<timestamp>.log``. Paths of the machine it ran on are
 made portable: the config as ``configs/...`` (relative to the repository it ran from) and the
 grid folder as ``<grid>`` in the logs. Copied into a grid folder, ``tools/run_grid.py`` runs
@@ -15,6 +15,7 @@ import re
 from typing import Dict, List, Tuple
 
 from .grid import find_runs
+from .results import newest_test_run
 
 __all__ = ['portable_records', 'save_records']
 
@@ -53,13 +54,8 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
             out['grid.json'] = _without(f.read(), grid_dir, '<grid>')
     for name, seeds in find_runs(grid_dir).items():
         for seed, work_dir in sorted(seeds.items()):
-            test_dir = osp.join(work_dir, 'test')
-            tests = [
-                ts
-                for ts in (sorted(os.listdir(test_dir)) if osp.isdir(test_dir) else [])
-                if osp.isfile(osp.join(test_dir, ts, f'{ts}.json'))
-            ][-1:]  # the newest test run: the one collect_grid reads
-            if not tests:
+            metrics = newest_test_run(osp.join(work_dir, 'test'))  # the one collect_grid reads
+            if metrics is None:
                 continue  # unfinished: nothing to publish
             rel = f'{name}/seed{seed}'
             root = ''
@@ -71,16 +67,15 @@ def portable_records(grid_dir: str) -> Dict[str, str]:
                 if root:
                     run['config'] = run['config'][len(root) + 1 :]
                 out[f'{rel}/run.json'] = json.dumps(run, indent=2)
-            for ts in tests:
-                for ext in ('json', 'log'):
-                    path = osp.join(work_dir, 'test', ts, f'{ts}.{ext}')
-                    if not osp.isfile(path):
-                        continue
-                    with open(path) as f:
-                        text = _without(f.read(), grid_dir, '<grid>')
-                    if root:  # the repository's files as relative paths
-                        text = text.replace(root + osp.sep, '')
-                    out[f'{rel}/test/{ts}/{ts}.{ext}'] = text
+            ts = osp.basename(osp.dirname(metrics))
+            for path in (metrics, osp.splitext(metrics)[0] + '.log'):
+                if not osp.isfile(path):
+                    continue
+                with open(path) as f:
+                    text = _without(f.read(), grid_dir, '<grid>')
+                if root:  # the repository's files as relative paths
+                    text = text.replace(root + osp.sep, '')
+                out[f'{rel}/test/{ts}/{osp.basename(path)}'] = text
     return out
 
 
