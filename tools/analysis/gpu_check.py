@@ -35,7 +35,6 @@ that the one run on a GPU does not end in a Python error; its numbers measure no
 import argparse
 import os
 import os.path as osp
-import statistics
 import subprocess
 import sys
 import time
@@ -216,20 +215,15 @@ def render(res: Dict) -> str:
 # ---- measuring (CUDA only) ----
 
 
-def _time(fns: Dict[str, callable], repeats: int, device: str) -> Dict[str, float]:
-    from ela_mm.analysis.timing import interleaved_samples
-
-    samples = interleaved_samples(fns, device, repeats)
-    return {k: statistics.median(v) for k, v in samples.items()}
-
-
 def copy_bandwidth(repeats: int, device: str = 'cuda', nbytes: int = 2**28) -> float:
     """Bytes per second a plain copy of ``nbytes`` (default 256 MiB) moves, read + write."""
     import torch
 
+    from ela_mm.analysis.timing import interleaved
+
     src = torch.empty(nbytes, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    t = _time({'copy': lambda: dst.copy_(src)}, repeats, device)['copy']
+    t = interleaved({'copy': lambda: dst.copy_(src)}, device, repeats)['copy']
     return 2 * src.numel() / t
 
 
@@ -313,6 +307,8 @@ def measure_modules(
 ) -> List[Dict]:
     """Each module's passes on the Triton kernels and on the PyTorch path, interleaved (the
     rows appended to ``rows`` as they are measured)."""
+    from ela_mm.analysis.timing import interleaved
+
     rows = [] if rows is None else rows
     for precision, dtype in PRECISIONS:
         for shape in shapes:
@@ -332,7 +328,7 @@ def measure_modules(
                                 'shape': str(shape),
                                 'precision': precision,
                                 'pass': kind,
-                                'times': _time(fns, repeats, device),
+                                'times': interleaved(fns, device, repeats),
                                 'floor': case.floor(kind, copy_bw),
                             }
                         )
@@ -378,6 +374,8 @@ def measure_compile(
     compilation may take tens of seconds: what the budget leaves out is noted."""
     import torch
 
+    from ela_mm.analysis.timing import interleaved
+
     for name in MODULES:
         for precision, dtype in PRECISIONS:
             row = {r['pass']: r for r in rows if (r['module'], r['shape'], r['precision'])
@@ -405,7 +403,7 @@ def measure_compile(
                         'triton': _Triton(True, case.fn(kind, case.m)),
                         'compile': case.fn(kind, comp),
                     }
-                    row['times']['compile'] = _time(fns, repeats, device)['compile']
+                    row['times']['compile'] = interleaved(fns, device, repeats)['compile']
 
                 _guarded(measure, f'torch.compile: {name} {kind} {precision}', notes)
             del case, comp
@@ -425,6 +423,7 @@ def measure_models(
     import torch
 
     from ela_mm.analysis.synthetic import num_classes, synthetic_batch
+    from ela_mm.analysis.timing import interleaved
     from ela_mm.utils.config import build_model, config_path, load_config
 
     cuda = device == 'cuda'
@@ -469,7 +468,7 @@ def measure_models(
                 dict(
                     model=family,
                     batch=batch,
-                    times=_time(fns, max(5, repeats // 2) if cuda else repeats, device),
+                    times=interleaved(fns, device, max(5, repeats // 2) if cuda else repeats),
                     peak=peak,
                 )
             )
